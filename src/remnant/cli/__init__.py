@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from remnant.errors import RemnantInputError
@@ -21,6 +20,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """remnant: simulate, fit, predict and explain cancer recurrence after surgery."""
 
 
 def _register() -> None:
@@ -41,14 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     except RemnantInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _exit(2, argv)
-    except click.exceptions.UsageError as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        return _exit(2, argv)
-    except click.exceptions.Exit as exc:
-        return _exit(exc.exit_code, argv)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        return _exit(1, argv)
+    except Exception as exc:  # noqa: BLE001 - typer's parser errors are matched by shape
+        kind = type(exc).__name__
+        if kind == "Exit":
+            return _exit(int(getattr(exc, "exit_code", 0)), argv)
+        if kind == "Abort":
+            print("error: aborted", file=sys.stderr)
+            return _exit(1, argv)
+        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:
+            # a usage error: unknown flag, missing option, value of the wrong type
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            return _exit(2, argv)
+        raise
     return _exit(0, argv)
 
 
