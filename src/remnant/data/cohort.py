@@ -1,0 +1,199 @@
+"""The one schema every cohort is mapped to: :class:`Cohort`.
+
+A cohort is one row per patient with the follow-up time in days (``time_days``), the event
+indicator (``event``, 1 = the endpoint happened, 0 = censored) and numeric covariates. Each
+covariate belongs to exactly one cause group:
+
+``stage``
+    extent of the disease at surgery (size, nodes, grade, depth of spread, stage scores);
+``removal``
+    completeness of the resection (residual disease, margins);
+``immune``
+    the host's immune infiltrate (cell densities);
+``other``
+    everything else (age, sex, treatment, laboratory values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sksurv.util import Surv
+
+TIME_COL = "time_days"
+EVENT_COL = "event"
+CAUSE_GROUPS = ("stage", "removal", "immune", "other")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a cohort comes from.
+
+    Attributes
+    ----------
+    source
+        Package and data set, or the path of a user file.
+    citation
+        The publication(s) that describe the data.
+    notes
+        How the source columns were turned into this cohort.
+    """
+
+    source: str
+    citation: str = ""
+    notes: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The provenance as a plain dictionary (for JSON reports)."""
+        return {"source": self.source, "citation": self.citation, "notes": self.notes}
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """One cohort: a patient table plus the meaning of its columns.
+
+    Attributes
+    ----------
+    name
+        Short name (``"colon"``, ``"rotterdam"``, or the file name of a user file).
+    frame
+        One row per patient: ``time_days`` (float, days from surgery or randomisation to the
+        event or censoring), ``event`` (int, 1 = endpoint, 0 = censored) and the covariates
+        (all numeric). The index runs 0..n-1.
+    stage_cols, removal_cols, immune_cols, other_cols
+        Covariate names in each cause group; together they are :attr:`covariates`.
+    endpoint
+        A sentence defining ``event == 1`` for this cohort.
+    provenance
+        Source package or file and citation.
+    n_dropped
+        Rows removed because a used covariate was missing.
+    n_imputed
+        Missing covariate cells filled in (median for numbers, mode for categories).
+    """
+
+    name: str
+    frame: pd.DataFrame
+    stage_cols: tuple[str, ...] = ()
+    removal_cols: tuple[str, ...] = ()
+    immune_cols: tuple[str, ...] = ()
+    other_cols: tuple[str, ...] = ()
+    endpoint: str = ""
+    provenance: Provenance = field(default_factory=lambda: Provenance(source="unknown"))
+    n_dropped: int = 0
+    n_imputed: int = 0
+
+    def __post_init__(self) -> None:
+        for col in (TIME_COL, EVENT_COL):
+            if col not in self.frame.columns:
+                raise ValueError(f"cohort frame needs a {col!r} column")
+        cols = self.covariates
+        if len(set(cols)) != len(cols):
+            raise ValueError(f"a covariate is listed in two cause groups: {cols}")
+        absent = [c for c in cols if c not in self.frame.columns]
+        if absent:
+            raise ValueError(f"covariates not in the frame: {absent}")
+
+    # -- columns -----------------------------------------------------------------------------
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """All covariate names, in group order stage, removal, immune, other."""
+        return self.stage_cols + self.removal_cols + self.immune_cols + self.other_cols
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Cause group name -> covariate names."""
+        return {
+            "stage": self.stage_cols,
+            "removal": self.removal_cols,
+            "immune": self.immune_cols,
+            "other": self.other_cols,
+        }
+
+    def group_of(self, column: str) -> str:
+        """The cause group of a covariate (``"stage"``, ``"removal"``, ``"immune"``, ``"other"``)."""
+        for group, cols in self.groups.items():
+            if column in cols:
+                return group
+        raise KeyError(column)
+
+    # -- data --------------------------------------------------------------------------------
+    @property
+    def X(self) -> pd.DataFrame:  # noqa: N802 - the usual name for a design matrix
+        """Covariates as floats, one row per patient, columns in :attr:`covariates` order."""
+        return self.frame.loc[:, list(self.covariates)].astype(float)
+
+    @property
+    def time(self) -> np.ndarray:
+        """Follow-up time in days."""
+        return self.frame[TIME_COL].to_numpy(dtype=float)
+
+    @property
+    def event(self) -> np.ndarray:
+        """Event indicator (1 = endpoint, 0 = censored)."""
+        return self.frame[EVENT_COL].to_numpy(dtype=int)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Outcome as a scikit-survival structured array with fields ``event`` and ``time``."""
+        return Surv.from_arrays(event=self.event.astype(bool), time=self.time)
+
+    @property
+    def n(self) -> int:
+        """Number of patients."""
+        return len(self.frame)
+
+    @property
+    def n_events(self) -> int:
+        """Number of patients with ``event == 1``."""
+        return int(self.event.sum())
+
+    @property
+    def event_rate(self) -> float:
+        """Fraction of patients with ``event == 1`` (crude, ignores censoring)."""
+        return self.n_events / self.n if self.n else float("nan")
+
+    # -- derived cohorts ---------------------------------------------------------------------
+    def subset(self, rows: Sequence[int] | np.ndarray) -> Cohort:
+        """The same cohort restricted to some rows (positions 0..n-1), re-indexed from 0."""
+        frame = self.frame.iloc[np.asarray(rows, dtype=int)].reset_index(drop=True)
+        return replace(self, frame=frame)
+
+    def restrict(self, columns: Sequence[str]) -> Cohort:
+        """The same rows with only some covariates, each keeping its cause group.
+
+        Raises ``KeyError`` naming the first column that is not a covariate of this cohort.
+        """
+        wanted = list(dict.fromkeys(columns))
+        for col in wanted:
+            if col not in self.covariates:
+                raise KeyError(col)
+        keep = set(wanted)
+        frame = self.frame.loc[:, [TIME_COL, EVENT_COL, *[c for c in self.covariates if c in keep]]]
+        return replace(
+            self,
+            frame=frame,
+            stage_cols=tuple(c for c in self.stage_cols if c in keep),
+            removal_cols=tuple(c for c in self.removal_cols if c in keep),
+            immune_cols=tuple(c for c in self.immune_cols if c in keep),
+            other_cols=tuple(c for c in self.other_cols if c in keep),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary: size, events, dropped rows, groups, endpoint, provenance."""
+        return {
+            "name": self.name,
+            "n": self.n,
+            "n_events": self.n_events,
+            "event_rate": round(self.event_rate, 4),
+            "n_dropped": self.n_dropped,
+            "n_imputed": self.n_imputed,
+            "median_follow_up_days": float(np.median(self.time)) if self.n else None,
+            "endpoint": self.endpoint,
+            "groups": {g: list(cols) for g, cols in self.groups.items()},
+            "provenance": self.provenance.as_dict(),
+        }

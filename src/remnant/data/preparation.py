@@ -1,0 +1,248 @@
+"""Turning a raw table into a :class:`~remnant.data.cohort.Cohort`: outcome checks, unit
+conversion, missing values and one-hot encoding. Shared by the bundled cohorts and user files.
+
+Every check raises :class:`~remnant.errors.RemnantInputError`; row numbers in messages are
+1-based data rows (the first row after a CSV header is row 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from remnant.data.cohort import CAUSE_GROUPS, EVENT_COL, TIME_COL, Cohort, Provenance
+from remnant.errors import RemnantInputError
+
+DAYS_PER_YEAR = 365.25
+# Days per unit; a month is a twelfth of a Julian year, so months and years agree.
+TIME_UNITS: dict[str, float] = {
+    "days": 1.0,
+    "months": DAYS_PER_YEAR / 12.0,
+    "years": DAYS_PER_YEAR,
+}
+MISSING_OPTIONS = ("drop", "impute")
+_MAX_ROWS_SHOWN = 5
+
+
+def check_choice(field: str, value: str, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise naming the choices."""
+    if value not in allowed:
+        raise RemnantInputError(field, "one of " + ", ".join(allowed), value)
+    return value
+
+
+def rows_text(mask: np.ndarray) -> str:
+    """'rows 3, 7, 9' for the first few True positions of ``mask`` (1-based)."""
+    rows = np.flatnonzero(mask) + 1
+    shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_SHOWN])
+    more = f" and {len(rows) - _MAX_ROWS_SHOWN} more" if len(rows) > _MAX_ROWS_SHOWN else ""
+    word = "row" if len(rows) == 1 else "rows"
+    return f"{word} {shown}{more}"
+
+
+def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarray:
+    """Follow-up times converted to days.
+
+    Parameters
+    ----------
+    values
+        Raw times, one per patient.
+    column
+        Column name, for messages.
+    unit
+        ``"days"``, ``"months"`` or ``"years"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Times in days (float).
+    """
+    factor = TIME_UNITS[check_choice("time_unit", unit, tuple(TIME_UNITS))]
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        first = values.to_numpy()[np.flatnonzero(bad)[0]]
+        raise RemnantInputError(
+            f"time column {column!r}",
+            "numbers (missing values are not allowed in the outcome)",
+            first,
+            detail=rows_text(bad),
+        )
+    negative = numbers < 0
+    if negative.any():
+        raise RemnantInputError(
+            f"time column {column!r}",
+            "non-negative times",
+            float(numbers[negative][0]),
+            detail=rows_text(negative),
+        )
+    return numbers * factor
+
+
+def parse_events(values: pd.Series, column: str) -> np.ndarray:
+    """Event indicators as 0/1 integers; anything else (including missing) is an error."""
+    if values.dtype == bool:
+        numbers = values.to_numpy(dtype=float)
+    else:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isin(numbers, (0.0, 1.0))
+    if bad.any():
+        first = values.to_numpy()[np.flatnonzero(bad)[0]]
+        raise RemnantInputError(
+            f"event column {column!r}", "0 (censored) or 1 (event)", first, detail=rows_text(bad)
+        )
+    events = numbers.astype(int)
+    if events.sum() == 0:
+        raise RemnantInputError(
+            f"event column {column!r}", "at least one event (a 1)", "no events", detail=None
+        )
+    return events
+
+
+def handle_missing(
+    frame: pd.DataFrame, columns: Sequence[str], how: str
+) -> tuple[pd.DataFrame, int, int]:
+    """Drop or fill rows with missing values in ``columns``.
+
+    Parameters
+    ----------
+    frame
+        The table; only ``columns`` are inspected.
+    columns
+        The covariates that will be used.
+    how
+        ``"drop"``: remove incomplete rows; ``"impute"``: fill numbers with the median and
+        other values with the most frequent value.
+
+    Returns
+    -------
+    (frame, n_dropped, n_imputed)
+        The cleaned table (index reset), rows removed, cells filled.
+    """
+    check_choice("missing", how, MISSING_OPTIONS)
+    cols = list(columns)
+    empty = [c for c in cols if frame[c].isna().all()]
+    if empty:
+        raise RemnantInputError(
+            "covariates", "columns with at least one value", ", ".join(empty), detail="all missing"
+        )
+    incomplete = frame[cols].isna()
+    if how == "drop":
+        keep = ~incomplete.any(axis=1)
+        return frame.loc[keep].reset_index(drop=True), int((~keep).sum()), 0
+    filled = frame.copy()
+    for col in cols:
+        if not incomplete[col].any():
+            continue
+        if pd.api.types.is_numeric_dtype(filled[col]) and not pd.api.types.is_bool_dtype(
+            filled[col]
+        ):
+            filled[col] = filled[col].fillna(filled[col].median())
+        else:
+            filled[col] = filled[col].fillna(filled[col].mode(dropna=True).iloc[0])
+    return filled.reset_index(drop=True), 0, int(incomplete.to_numpy().sum())
+
+
+def encode_categoricals(
+    frame: pd.DataFrame, groups: Mapping[str, Sequence[str]]
+) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """One-hot encode non-numeric covariates, dropping the first (sorted) level.
+
+    A column ``c`` with levels ``a < b < d`` becomes ``c_b`` and ``c_d`` (0/1), in the same
+    cause group; booleans become 0/1.
+
+    Returns
+    -------
+    (frame, groups)
+        The encoded table and the cause groups with the new column names.
+    """
+    out = frame.copy()
+    new_groups: dict[str, tuple[str, ...]] = {}
+    for group, cols in groups.items():
+        names: list[str] = []
+        for col in cols:
+            series = out[col]
+            if pd.api.types.is_bool_dtype(series):
+                out[col] = series.astype(int)
+                names.append(col)
+            elif pd.api.types.is_numeric_dtype(series):
+                names.append(col)
+            else:
+                dummies = pd.get_dummies(
+                    series.astype(str), prefix=col, prefix_sep="_", drop_first=True, dtype=int
+                )
+                clash = [d for d in dummies.columns if d in out.columns]
+                if clash:
+                    raise RemnantInputError(
+                        f"covariate {col!r}",
+                        "one-hot column names that are not already in the data",
+                        ", ".join(clash),
+                    )
+                at = out.columns.get_loc(col)
+                out = out.drop(columns=[col])
+                for offset, name in enumerate(dummies.columns):
+                    out.insert(int(at) + offset, name, dummies[name].to_numpy())  # type: ignore[arg-type]
+                names.extend(dummies.columns)
+        new_groups[group] = tuple(names)
+    return out, new_groups
+
+
+def assemble_cohort(
+    name: str,
+    raw: pd.DataFrame,
+    *,
+    time_days: np.ndarray,
+    event: np.ndarray,
+    groups: Mapping[str, Sequence[str]],
+    endpoint: str,
+    provenance: Provenance,
+    missing: str = "drop",
+) -> Cohort:
+    """Build a :class:`Cohort` from covariates in ``raw`` and an already checked outcome.
+
+    Parameters
+    ----------
+    name
+        Cohort name.
+    raw
+        Table holding at least the covariates listed in ``groups`` (any dtype).
+    time_days, event
+        Checked outcome, aligned with the rows of ``raw`` (days; 0/1).
+    groups
+        Cause group name (``stage``, ``removal``, ``immune``, ``other``) -> column names.
+    endpoint, provenance
+        Stored on the cohort.
+    missing
+        ``"drop"`` or ``"impute"`` (see :func:`handle_missing`).
+    """
+    unknown = [g for g in groups if g not in CAUSE_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown cause groups {unknown}")
+    covariates = [c for g in CAUSE_GROUPS for c in groups.get(g, ())]
+    table = raw.loc[:, covariates].reset_index(drop=True).copy()
+    table.insert(0, EVENT_COL, np.asarray(event, dtype=int))
+    table.insert(0, TIME_COL, np.asarray(time_days, dtype=float))
+    table, n_dropped, n_imputed = handle_missing(table, covariates, missing)
+    if len(table) == 0:
+        raise RemnantInputError(
+            "missing", "some rows complete in the used covariates", "drop", detail="none left"
+        )
+    if int(table[EVENT_COL].sum()) == 0:
+        raise RemnantInputError(
+            "event", "at least one event among the complete rows", "no events"
+        )
+    table, encoded = encode_categoricals(table, {g: groups.get(g, ()) for g in CAUSE_GROUPS})
+    return Cohort(
+        name=name,
+        frame=table,
+        stage_cols=encoded["stage"],
+        removal_cols=encoded["removal"],
+        immune_cols=encoded["immune"],
+        other_cols=encoded["other"],
+        endpoint=endpoint,
+        provenance=provenance,
+        n_dropped=n_dropped,
+        n_imputed=n_imputed,
+    )

@@ -1,0 +1,204 @@
+"""``remnant.simulate``: the one entry point of the stochastic engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from remnant.engine.backend import ThreadBackend
+from remnant.engine.chunks import SCHEMA, ChunkPlan, run_chunk
+from remnant.engine.summary import Summary
+from remnant.errors import RemnantInputError
+from remnant.model.presets import preset
+from remnant.model.scenario import Scenario
+from remnant.provenance import provenance
+
+METADATA_KEY = b"remnant"
+
+
+@dataclass
+class SimulationResult:
+    """A simulated cohort.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame or None
+        One row per virtual patient (None when the rows were streamed to ``path``).
+    metadata : dict
+        Seed, package version, number of patients, horizon and every parameter.
+    summary : Summary
+        Cumulative recurrence by site and shares by origin and immune phase.
+    path : Path or None
+        The Parquet file written, if any.
+    """
+
+    table: pd.DataFrame | None
+    metadata: dict[str, Any]
+    summary: Summary
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system's entropy (recorded with the result)."""
+    return int(np.random.SeedSequence().entropy % (2**32 - 1)) + 1
+
+
+def _check_int(field_name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise RemnantInputError(field_name, f"a whole number >= {lo}", value)
+    if value < lo or (hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise RemnantInputError(field_name, f"a whole number {bound}", value)
+    return int(value)
+
+
+def simulate(
+    scenario: Scenario | str,
+    n_patients: int,
+    *,
+    seed: int | None = None,
+    horizon_years: float = 15.0,
+    workers: int | None = None,
+    out: str | Path | None = None,
+    progress: bool | Callable[[int], None] = False,
+) -> SimulationResult:
+    """Simulate ``n_patients`` virtual patients after surgery.
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+        A scenario, or the name of a preset (``remnant.model.PRESETS``).
+    n_patients : int
+        Number of patients (>= 1).
+    seed : int, optional
+        Random seed (>= 0). Drawn and recorded in the metadata when omitted. The output is
+        a pure function of (scenario, seed, n_patients, horizon): identical whatever
+        ``workers``.
+    horizon_years : float
+        Follow-up after surgery (years).
+    workers : int, optional
+        Threads; default all cores.
+    out : path, optional
+        Stream the rows to this Parquet file (written to a temporary file, then renamed);
+        the returned ``table`` is then None, and memory does not grow with ``n_patients``.
+    progress : bool or callable
+        Show a progress bar on stderr, or call ``progress(patients_done)`` after each chunk.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if isinstance(scenario, str):
+        scenario = preset(scenario)
+    if not isinstance(scenario, Scenario):
+        raise RemnantInputError("scenario", "a Scenario or a preset name", type(scenario).__name__)
+    n_patients = _check_int("n_patients", n_patients, 1, 10**10)
+    seed = draw_seed() if seed is None else _check_int("seed", seed, 0, 2**63 - 1)
+    if (
+        isinstance(horizon_years, bool)
+        or not isinstance(horizon_years, int | float)
+        or not 0 < horizon_years <= 100
+    ):
+        raise RemnantInputError("horizon_years", "a number of years in (0, 100]", horizon_years)
+    if workers is not None:
+        workers = _check_int("workers", workers, 1, 1024)
+
+    plan = ChunkPlan.build(scenario, n_patients, seed, float(horizon_years))
+    metadata = {
+        **provenance(),
+        "seed": seed,
+        "n_patients": n_patients,
+        "horizon_years": float(horizon_years),
+        "chunk_size": plan.chunk_size,
+        "scenario": scenario.to_dict(),
+    }
+    summary = Summary(horizon_years=float(horizon_years))
+    backend = ThreadBackend(workers)
+    batches = backend.map_ordered(lambda i: run_chunk(plan, i), range(plan.n_chunks))
+
+    with _progress(progress, n_patients) as tick:
+        if out is None:
+            kept = []
+            for batch in batches:
+                summary.update(batch)
+                kept.append(batch)
+                tick(batch.num_rows)
+            table = pa.Table.from_batches(kept, schema=SCHEMA).to_pandas()
+            return SimulationResult(table, metadata, summary)
+        path = Path(out)
+        schema = SCHEMA.with_metadata({METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+        _write_atomically(path, schema, batches, summary, tick)
+    return SimulationResult(None, metadata, summary, path)
+
+
+def _write_atomically(path: Path, schema: pa.Schema, batches: Any, summary: Summary, tick: Any) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise RemnantInputError("--out", "a path in an existing directory", str(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
+            for batch in batches:
+                summary.update(batch)
+                writer.write_batch(batch)
+                tick(batch.num_rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _progress:
+    """Context manager giving a ``tick(n)`` callback: a rich bar, a user callback or nothing."""
+
+    def __init__(self, progress: bool | Callable[[int], None], total: int):
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if callable(self.progress):
+            user = self.progress
+
+            def tick(n: int) -> None:
+                self.done += n
+                user(self.done)
+
+            return tick
+        if self.progress:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress(
+                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            self.bar.start()
+            task = self.bar.add_task("patients", total=self.total)
+            return lambda n: self.bar.advance(task, n)
+        return lambda n: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata (seed, version, parameters) stored in a simulated cohort's Parquet file."""
+    meta = pq.read_schema(path).metadata or {}
+    if METADATA_KEY not in meta:
+        raise RemnantInputError("file", "a Parquet file written by remnant simulate", str(path))
+    return dict(json.loads(meta[METADATA_KEY]))

@@ -1,0 +1,276 @@
+"""Typed, validated, immutable parameters: the patient and the shared mechanism.
+
+A :class:`Patient` describes one person at surgery (primary size, nodes, grade, margin,
+baseline immunity, age). A :class:`Mechanism` holds the parameters every patient shares
+(seeding, dormancy, growth, immune kill, post-operative dip, lapses, detection, mortality).
+Defaults and their sources are listed in docs/parameters.md; the figures come from
+shared anchors (Iwata 2000, Angka 2018, Zhang 2017, Gately 2021, Pages 2018, ...).
+
+Units: days for times and rates (per day), cells for sizes, millimetres for diameters,
+years for age.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from remnant.errors import RemnantInputError
+from remnant.model import _validate as v
+
+CANCERS = ("colon", "breast")
+STAGES = ("I", "II", "III")
+MARGINS = ("R0", "R1", "R2")
+GRADES = (1, 2, 3)
+
+# Baseline immunity I0 by level; 1 = typical (intermediate). The spread is chosen so that
+# 5-year recurrence by Immunoscore-like level is ordered as in Pages 2018 (Lancet 391:2128).
+IMMUNE_LEVELS: dict[str, float] = {"low": 0.5, "intermediate": 1.0, "high": 2.0}
+
+# Doubling time multipliers by grade (well, moderately, poorly differentiated): higher grade,
+# faster growth. Grade 2 is the reference.
+GRADE_DOUBLING_FACTOR: dict[int, float] = {1: 1.4, 2: 1.0, 3: 0.7}
+
+# Default primary size (mm) and involved nodes per stage at diagnosis. Colon: T2N0 / T3N0 /
+# T3N1 (1-3 nodes); breast: T1N0 / T2N0 / T2N2 (4-9 nodes), cf. Pan 2017 NEJM 377:1836.
+STAGE_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
+    "colon": {
+        "I": {"size_mm": 25.0, "nodes": 0},
+        "II": {"size_mm": 45.0, "nodes": 0},
+        "III": {"size_mm": 50.0, "nodes": 3},
+    },
+    "breast": {
+        "I": {"size_mm": 15.0, "nodes": 0},
+        "II": {"size_mm": 30.0, "nodes": 1},
+        "III": {"size_mm": 45.0, "nodes": 5},
+    },
+}
+
+# Default ages at surgery (years): median age at colon / breast cancer diagnosis.
+DEFAULT_AGE = {"colon": 68.0, "breast": 60.0}
+
+
+@dataclass(frozen=True)
+class Patient:
+    """One patient at the day of surgery.
+
+    Parameters
+    ----------
+    cancer : {"colon", "breast"}
+        Cancer type; selects cancer-specific mechanism defaults.
+    size_mm : float
+        Diameter of the primary at surgery (mm); sets the cells at surgery ``N_s``.
+    nodes : int
+        Involved regional lymph nodes; raises the seeding rate.
+    grade : {1, 2, 3}
+        Histological grade; scales the doubling times.
+    margin : {"R0", "R1", "R2"}
+        Resection margin; sets the mean number of clonogenic residual cells.
+    immunity : float
+        Baseline immunity ``I0`` (1 = typical). ``Patient.from_stage(..., immune="high")``
+        maps a level name to a number.
+    age : float
+        Age at surgery (years), for other-cause mortality.
+    """
+
+    cancer: str = "colon"
+    size_mm: float = 45.0
+    nodes: int = 0
+    grade: int = 2
+    margin: str = "R0"
+    immunity: float = 1.0
+    age: float = 68.0
+
+    def __post_init__(self) -> None:
+        v.choice("cancer", self.cancer, CANCERS)
+        size = v.in_range("size_mm", self.size_mm, 0.5, 300.0)
+        nodes = v.non_negative_int("nodes", self.nodes)
+        if nodes > 100:
+            raise RemnantInputError("nodes", "a whole number in [0, 100]", self.nodes)
+        if isinstance(self.grade, bool) or self.grade not in GRADES:
+            raise RemnantInputError("grade", "one of 1, 2, 3", self.grade)
+        v.choice("margin", self.margin, MARGINS)
+        immunity = v.in_range("immunity", self.immunity, 0.01, 100.0)
+        age = v.in_range("age", self.age, 0.0, 120.0)
+        object.__setattr__(self, "size_mm", size)
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "grade", int(self.grade))
+        object.__setattr__(self, "immunity", immunity)
+        object.__setattr__(self, "age", age)
+
+    @classmethod
+    def from_stage(
+        cls,
+        cancer: str = "colon",
+        stage: str = "II",
+        *,
+        margin: str = "R0",
+        immune: str | float = "intermediate",
+        size_mm: float | None = None,
+        nodes: int | None = None,
+        grade: int = 2,
+        age: float | None = None,
+    ) -> Patient:
+        """A patient with the stage's default size and nodes, overridable one by one."""
+        v.choice("cancer", cancer, CANCERS)
+        v.choice("stage", stage, STAGES)
+        d = STAGE_DEFAULTS[cancer][stage]
+        return cls(
+            cancer=cancer,
+            size_mm=d["size_mm"] if size_mm is None else size_mm,
+            nodes=int(d["nodes"]) if nodes is None else nodes,
+            grade=grade,
+            margin=margin,
+            immunity=immune_level(immune),
+            age=DEFAULT_AGE[cancer] if age is None else age,
+        )
+
+    def replace(self, **changes: Any) -> Patient:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def immune_level(value: str | float) -> float:
+    """Baseline immunity ``I0`` from a level name or a positive number."""
+    if isinstance(value, str):
+        return IMMUNE_LEVELS[v.choice("immune", value, tuple(IMMUNE_LEVELS))]
+    return v.in_range("immune", value, 0.01, 100.0)
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """Parameters shared by all patients (per day unless stated).
+
+    Growth: an awake clone is a linear birth-death process with birth ``birth_rate`` and death
+    ``d0 + kill_rate * I(t)``, where ``d0`` is set so that at typical immunity (I = 1) the
+    net rate is ``ln 2 / Td`` with ``Td`` the clone doubling time of the patient's grade.
+    Seeding: rate ``nu * N(t)**seeding_exponent`` while the primary grew, with
+    ``nu = seeding_coefficient * (1 + nodes)**nodes_effect``.
+    Dormancy: wake rate ``wake_rate * I(t)**-wake_immune_exponent`` (times
+    ``surgery_wake_multiplier`` for ``surgery_wake_days`` after surgery), death asleep at
+    ``dormant_death_rate``.
+    Immunity: ``I(t) = I0 * m(t)``; the post-operative dip has depth
+    ``dip_depth * exp(-t / dip_recovery_days)``, held constant over steps of ``dip_step_days``
+    for ``dip_steps`` steps; lapses arrive at ``lapse_rate_per_year``, each multiplies
+    immunity by ``1 - lapse_depth`` for ``lapse_days``.
+    """
+
+    # --- growth and immune kill ---
+    # Clone doubling time at typical immunity, grade 2 (days). Micrometastases grow faster
+    # than visible tumours (Gompertzian slowing; Iwata 2000 a*ln(b/x) gives ~10 days at one
+    # cell); colorectal liver metastases double in 71-155 days once visible (anchors.md).
+    clone_doubling_days: dict[str, float] = field(
+        default_factory=lambda: {"colon": 25.0, "breast": 45.0}
+    )
+    # Primary volume doubling time, grade 2 (days): breast median 164 (Zhang 2017); colon
+    # primaries grow slowly (volume doubling of the order of 100-500 days), calibrated at 260.
+    primary_doubling_days: dict[str, float] = field(
+        default_factory=lambda: {"colon": 260.0, "breast": 164.0}
+    )
+    birth_rate: float = 0.12
+    # Immune kill per day at I = 1: comparable with the net growth rate, so that strong
+    # immunity (I0 = 2) nearly holds clones in check and lapses let them escape.
+    kill_rate: float = 0.012
+    # --- dissemination (Iwata 2000: seeding m x^alpha, alpha = 2/3) ---
+    # Calibrated so colon stage I/II/III 5-year recurrence is near 3.8/12/28% (Gately 2021).
+    seeding_coefficient: dict[str, float] = field(
+        default_factory=lambda: {"colon": 2.3e-10, "breast": 2.0e-9}
+    )
+    seeding_exponent: float = 2.0 / 3.0
+    nodes_effect: float = 0.55
+    # --- dormancy ---
+    # Waking rate at I = 1: colon recurrences mostly come within 3 years, breast (ER+) ones
+    # keep coming for 20 years (Pan 2017), so breast seeds sleep longer.
+    wake_rate: dict[str, float] = field(default_factory=lambda: {"colon": 6.0e-4, "breast": 2.5e-4})
+    dormant_death_rate: float = 1.0e-3
+    wake_immune_exponent: float = 0.5
+    # Surgery-triggered waking (Retsky 2010; Demicheli 2004 early peak at 8-10 months).
+    surgery_wake_multiplier: float = 2.0
+    surgery_wake_days: float = 90.0
+    # --- local residual: mean clonogenic cells left at the margin ---
+    residual_cells: dict[str, float] = field(
+        default_factory=lambda: {"R0": 0.02, "R1": 5.0, "R2": 500.0}
+    )
+    # --- post-operative immune dip (Angka 2018: NK IFN-gamma -83% on day 1, <75% of
+    # baseline at day 28 in 65.5%, at day 56 in 33%) ---
+    dip_depth: float = 0.83
+    dip_recovery_days: float = 25.0
+    dip_step_days: float = 7.0
+    dip_steps: int = 8
+    # --- later immune lapses (infection, stress, therapy) ---
+    lapse_rate_per_year: float = 0.2
+    lapse_depth: float = 0.5
+    lapse_days: float = 60.0
+    # --- detection ---
+    detection_cells_local: float = 1.0e9
+    detection_cells_distant: float = 1.0e9
+    # A clone this large at surgery would have been visible: condition on none (M0).
+    visible_cells_at_surgery: float = 1.0e9
+    # Above this size a clone is followed deterministically (relative error ~ n**-0.5).
+    switch_cells: float = 1.0e5
+    # --- other-cause death, Gompertz-Makeham hazard A + B exp(C * age), per year ---
+    mortality_a: float = 5.0e-4
+    mortality_b: float = 2.6e-5
+    mortality_c: float = 0.094
+
+    def __post_init__(self) -> None:
+        for name in ("clone_doubling_days", "primary_doubling_days", "seeding_coefficient",
+                     "wake_rate"):
+            d = dict(getattr(self, name))
+            for cancer in CANCERS:
+                if cancer not in d:
+                    raise RemnantInputError(name, f"a value for each of {', '.join(CANCERS)}")
+                check = v.non_negative if name == "wake_rate" else v.positive
+                check(f"{name}.{cancer}", d[cancer])
+            object.__setattr__(self, name, {c: float(d[c]) for c in CANCERS})
+        res = dict(self.residual_cells)
+        for m in MARGINS:
+            if m not in res:
+                raise RemnantInputError("residual_cells", f"a value for each of {', '.join(MARGINS)}")
+            v.non_negative(f"residual_cells.{m}", res[m])
+        object.__setattr__(self, "residual_cells", {m: float(res[m]) for m in MARGINS})
+        for name in ("birth_rate", "seeding_exponent", "detection_cells_local",
+                     "detection_cells_distant", "visible_cells_at_surgery", "switch_cells",
+                     "dip_step_days", "dip_recovery_days", "lapse_days", "mortality_c"):
+            object.__setattr__(self, name, v.positive(name, getattr(self, name)))
+        for name in ("kill_rate", "dormant_death_rate", "wake_immune_exponent",
+                     "nodes_effect", "surgery_wake_days", "lapse_rate_per_year",
+                     "mortality_a", "mortality_b"):
+            object.__setattr__(self, name, v.non_negative(name, getattr(self, name)))
+        object.__setattr__(
+            self, "surgery_wake_multiplier",
+            v.positive("surgery_wake_multiplier", self.surgery_wake_multiplier),
+        )
+        for name in ("dip_depth", "lapse_depth"):
+            object.__setattr__(self, name, v.in_range(name, getattr(self, name), 0.0, 0.99))
+        object.__setattr__(self, "dip_steps", v.non_negative_int("dip_steps", self.dip_steps))
+        v.in_range("seeding_exponent", self.seeding_exponent, 0.3, 1.0)
+        if self.switch_cells < 10:
+            raise RemnantInputError("switch_cells", "a number >= 10", self.switch_cells)
+        # b must cover the fastest net growth plus the kill at I = 1, so that d0 >= 0.
+        fastest = math.log(2.0) / (
+            min(self.clone_doubling_days.values()) * min(GRADE_DOUBLING_FACTOR.values())
+        )
+        if self.birth_rate < fastest + self.kill_rate:
+            raise RemnantInputError(
+                "birth_rate",
+                f"a rate >= ln2/Td + kill_rate = {fastest + self.kill_rate:.4g} per day",
+                self.birth_rate,
+                detail="the intrinsic death rate d0 would be negative",
+            )
+
+    def replace(self, **changes: Any) -> Mechanism:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise RemnantInputError(
+                "mechanism", "known mechanism parameters", sorted(unknown)[0]
+            )
+        return dataclasses.replace(self, **changes)
+
+
+def mechanism_fields() -> tuple[str, ...]:
+    """Names of the mechanism parameters (for scenario files and overrides)."""
+    return tuple(f.name for f in dataclasses.fields(Mechanism))
