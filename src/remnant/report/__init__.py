@@ -1,0 +1,1 @@
+"""Presentation: printed tables and static plots of results."""
