@@ -30,12 +30,16 @@ def demo_command(
     cohorts = {}
     for name, published in PUBLISHED_5Y.items():
         result = simulate(name, patients, seed=seed, horizon_years=10.0)
-        print_summary(result.summary, title=f"{name}: {patients:,} patients, seed {seed}", console=console)
+        print_summary(
+            result.summary, title=f"{name}: {patients:,} patients, seed {seed}", console=console
+        )
         five = result.summary.recurrence_table().loc[5.0, "any"]
         console.print(f"5-year recurrence {100 * five:.1f}% (published {100 * published:.1f}%)\n")
         assert result.table is not None
         cohorts[name] = result.table
-    png = plot_cumulative_recurrence(cohorts, out_dir / "colon-recurrence.png", anchors=PUBLISHED_5Y)
+    png = plot_cumulative_recurrence(
+        cohorts, out_dir / "colon-recurrence.png", anchors=PUBLISHED_5Y
+    )
     console.print(f"wrote {png}")
 
 

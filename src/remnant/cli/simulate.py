@@ -20,7 +20,9 @@ def resolve_scenario(
 ) -> Scenario:
     """The scenario named by the command-line flags, with margin / immunity overrides."""
     if (preset_name is None) == (scenario_file is None):
-        raise RemnantInputError("--preset/--scenario", "exactly one of --preset NAME or --scenario FILE")
+        raise RemnantInputError(
+            "--preset/--scenario", "exactly one of --preset NAME or --scenario FILE"
+        )
     scenario = preset(preset_name) if preset_name is not None else Scenario.from_file(scenario_file)  # type: ignore[arg-type]
     if margin is not None:
         if margin not in MARGINS:
@@ -37,10 +39,16 @@ def simulate_command(
     preset_name: str | None = typer.Option(None, "--preset", help="Preset scenario name."),
     scenario_file: Path | None = typer.Option(None, "--scenario", help="TOML scenario file."),
     margin: str | None = typer.Option(None, "--margin", help="Override margin: R0, R1, R2."),
-    immune: str | None = typer.Option(None, "--immune", help="Override immunity: low, intermediate, high."),
+    immune: str | None = typer.Option(
+        None, "--immune", help="Override immunity: low, intermediate, high."
+    ),
     patients: int = typer.Option(..., "--patients", help="Number of virtual patients."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (drawn and printed if omitted)."),
-    horizon_years: float = typer.Option(15.0, "--horizon-years", help="Follow-up after surgery (years)."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed (drawn and printed if omitted)."
+    ),
+    horizon_years: float = typer.Option(
+        15.0, "--horizon-years", help="Follow-up after surgery (years)."
+    ),
     workers: int | None = typer.Option(None, "--workers", help="Threads (default: all cores)."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
     out: Path = typer.Option(..., "--out", help="Output Parquet file."),
@@ -55,7 +63,12 @@ def simulate_command(
     if out.suffix.lower() != ".parquet":
         raise RemnantInputError("--out", "a path ending in .parquet", str(out))
     result = simulate(
-        scenario, patients, seed=seed, horizon_years=horizon_years, workers=workers, out=out,
+        scenario,
+        patients,
+        seed=seed,
+        horizon_years=horizon_years,
+        workers=workers,
+        out=out,
         progress=not no_progress,
     )
     print_summary(result.summary, title=f"{scenario.name}: {patients:,} patients, seed {seed}")

@@ -54,7 +54,9 @@ class ChunkPlan:
     chunk_size: int = CHUNK_SIZE
 
     @classmethod
-    def build(cls, scenario: Scenario, n_patients: int, seed: int, horizon_years: float) -> ChunkPlan:
+    def build(
+        cls, scenario: Scenario, n_patients: int, seed: int, horizon_years: float
+    ) -> ChunkPlan:
         mech = scenario.mechanism
         profiles = np.vstack([derive(p, mech).profile_row(p, mech) for p in scenario.profiles])
         cum = np.cumsum(np.asarray(scenario.weights, dtype=np.float64))
@@ -89,8 +91,20 @@ def run_chunk(plan: ChunkPlan, index: int) -> pa.RecordBatch:
     dormant = np.empty(n, dtype=np.int64)
     profile = np.empty(n, dtype=np.int16)
     simulate_chunk(
-        chunk_rng(plan.seed, index), n, plan.profiles, plan.cum_weights, plan.mechanism,
-        plan.dips, plan.horizon_days, time, event, origin, escaped, phase, alive, dormant,
+        chunk_rng(plan.seed, index),
+        n,
+        plan.profiles,
+        plan.cum_weights,
+        plan.mechanism,
+        plan.dips,
+        plan.horizon_days,
+        time,
+        event,
+        origin,
+        escaped,
+        phase,
+        alive,
+        dormant,
         profile,
     )
     return pa.RecordBatch.from_arrays(

@@ -51,7 +51,9 @@ class SimulationResult:
 
 def draw_seed() -> int:
     """A fresh seed from the operating system's entropy (recorded with the result)."""
-    return int(np.random.SeedSequence().entropy % (2**32 - 1)) + 1
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy % (2**32 - 1) + 1
 
 
 def _check_int(field_name: str, value: Any, lo: int, hi: int | None = None) -> int:
@@ -142,7 +144,9 @@ def simulate(
     return SimulationResult(None, metadata, summary, path)
 
 
-def _write_atomically(path: Path, schema: pa.Schema, batches: Any, summary: Summary, tick: Any) -> None:
+def _write_atomically(
+    path: Path, schema: pa.Schema, batches: Any, summary: Summary, tick: Any
+) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise RemnantInputError("--out", "a path in an existing directory", str(path))
@@ -183,8 +187,12 @@ class _progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             self.bar = Progress(
-                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self.bar.start()
             task = self.bar.add_task("patients", total=self.total)

@@ -216,8 +216,12 @@ class Mechanism:
     mortality_c: float = 0.094
 
     def __post_init__(self) -> None:
-        for name in ("clone_doubling_days", "primary_doubling_days", "seeding_coefficient",
-                     "wake_rate"):
+        for name in (
+            "clone_doubling_days",
+            "primary_doubling_days",
+            "seeding_coefficient",
+            "wake_rate",
+        ):
             d = dict(getattr(self, name))
             for cancer in CANCERS:
                 if cancer not in d:
@@ -228,19 +232,38 @@ class Mechanism:
         res = dict(self.residual_cells)
         for m in MARGINS:
             if m not in res:
-                raise RemnantInputError("residual_cells", f"a value for each of {', '.join(MARGINS)}")
+                raise RemnantInputError(
+                    "residual_cells", f"a value for each of {', '.join(MARGINS)}"
+                )
             v.non_negative(f"residual_cells.{m}", res[m])
         object.__setattr__(self, "residual_cells", {m: float(res[m]) for m in MARGINS})
-        for name in ("birth_rate", "seeding_exponent", "detection_cells_local",
-                     "detection_cells_distant", "visible_cells_at_surgery", "switch_cells",
-                     "dip_step_days", "dip_recovery_days", "lapse_days", "mortality_c"):
+        for name in (
+            "birth_rate",
+            "seeding_exponent",
+            "detection_cells_local",
+            "detection_cells_distant",
+            "visible_cells_at_surgery",
+            "switch_cells",
+            "dip_step_days",
+            "dip_recovery_days",
+            "lapse_days",
+            "mortality_c",
+        ):
             object.__setattr__(self, name, v.positive(name, getattr(self, name)))
-        for name in ("kill_rate", "dormant_death_rate", "wake_immune_exponent",
-                     "nodes_effect", "surgery_wake_days", "lapse_rate_per_year",
-                     "mortality_a", "mortality_b"):
+        for name in (
+            "kill_rate",
+            "dormant_death_rate",
+            "wake_immune_exponent",
+            "nodes_effect",
+            "surgery_wake_days",
+            "lapse_rate_per_year",
+            "mortality_a",
+            "mortality_b",
+        ):
             object.__setattr__(self, name, v.non_negative(name, getattr(self, name)))
         object.__setattr__(
-            self, "surgery_wake_multiplier",
+            self,
+            "surgery_wake_multiplier",
             v.positive("surgery_wake_multiplier", self.surgery_wake_multiplier),
         )
         for name in ("dip_depth", "lapse_depth"):
@@ -265,9 +288,7 @@ class Mechanism:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise RemnantInputError(
-                "mechanism", "known mechanism parameters", sorted(unknown)[0]
-            )
+            raise RemnantInputError("mechanism", "known mechanism parameters", sorted(unknown)[0])
         return dataclasses.replace(self, **changes)
 
 

@@ -68,7 +68,12 @@ class Scenario:
                 "weights", f"{len(profiles)} weights, one per profile", len(weights)
             )
         for w in weights:
-            if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
+            if (
+                isinstance(w, bool)
+                or not isinstance(w, int | float)
+                or not math.isfinite(w)
+                or w < 0
+            ):
                 raise RemnantInputError("weight", "a finite number >= 0", w)
         total = float(sum(weights))
         if total <= 0:
@@ -79,7 +84,9 @@ class Scenario:
         object.__setattr__(self, "weights", tuple(float(w) / total for w in weights))
 
     @classmethod
-    def single(cls, patient: Patient, mechanism: Mechanism | None = None, name: str = "custom") -> Scenario:
+    def single(
+        cls, patient: Patient, mechanism: Mechanism | None = None, name: str = "custom"
+    ) -> Scenario:
         """A scenario of one patient profile."""
         return cls((patient,), (1.0,), mechanism or Mechanism(), name)
 
@@ -123,7 +130,9 @@ class Scenario:
             weights = []
             for t in tables:
                 if not isinstance(t, Mapping) or "weight" not in t:
-                    raise RemnantInputError("profiles.weight", "a weight in every [[profiles]] table")
+                    raise RemnantInputError(
+                        "profiles.weight", "a weight in every [[profiles]] table"
+                    )
                 weights.append(t["weight"])
         patients = tuple(_patient_from_table(t) for t in tables)
         mech_table = data.get("mechanism", {})
@@ -168,7 +177,9 @@ def _patient_from_table(table: Any) -> Patient:
     return Patient.from_stage(cancer, stage, **keys)
 
 
-def mechanism_from_overrides(overrides: Mapping[str, Any], base: Mechanism | None = None) -> Mechanism:
+def mechanism_from_overrides(
+    overrides: Mapping[str, Any], base: Mechanism | None = None
+) -> Mechanism:
     """A mechanism with some parameters overridden (names checked)."""
     allowed = mechanism_fields()
     for key in overrides:
@@ -180,7 +191,9 @@ def mechanism_from_overrides(overrides: Mapping[str, Any], base: Mechanism | Non
         current = getattr(base, key)
         if isinstance(current, dict):
             if not isinstance(value, Mapping):
-                raise RemnantInputError(f"mechanism.{key}", "a table keyed by " + ", ".join(current))
+                raise RemnantInputError(
+                    f"mechanism.{key}", "a table keyed by " + ", ".join(current)
+                )
             merged = dict(current)
             merged.update(value)
             changes[key] = merged

@@ -25,7 +25,9 @@ def cumulative_recurrence(table: pd.DataFrame, years: np.ndarray) -> np.ndarray:
 
 
 def plot_cumulative_recurrence(
-    cohorts: Mapping[str, pd.DataFrame], path: str | Path, horizon_years: float = 10.0,
+    cohorts: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    horizon_years: float = 10.0,
     anchors: Mapping[str, float] | None = None,
 ) -> Path:
     """Cumulative recurrence curves, one per cohort, written atomically to a PNG."""
