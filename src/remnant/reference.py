@@ -59,9 +59,6 @@ _LOCAL, _DISTANT, _DEATH = 1, 2, 3
 _MARGIN, _SEED = 1, 2
 _PRE, _DIP, _LAPSE, _BASE = 1, 2, 3, 4
 
-# Status of one pre-surgery history.
-_OK, _VISIBLE = 0, 1
-
 # Patients per random stream: results do not depend on the number of threads.
 CHUNK_SIZE = 500
 
@@ -327,11 +324,12 @@ def _grow_before_surgery(
 
 @njit(cache=True)
 def _presurgery(
-    rng: np.random.Generator, par: np.ndarray
+    rng: np.random.Generator, par: np.ndarray, stop_at_visible: bool
 ) -> tuple[int, int, int, int, int, np.ndarray, np.ndarray]:
-    # One unconditioned pre-surgery history. Returns (status, lodged, asleep at surgery,
-    # woken before surgery, died asleep, sizes at surgery of the live woken clones, whether
-    # each reached the switch size). Stops at the first visible clone (status _VISIBLE).
+    # One unconditioned pre-surgery history. Returns (clones visible at surgery, lodged,
+    # asleep at surgery, woken before surgery, died asleep, sizes at surgery of the live
+    # invisible woken clones, whether each reached the switch size). With stop_at_visible
+    # the history is abandoned at the first visible clone (the patient will be rejected).
     i0 = par[_I0]
     eps = par[_EPS] * i0 ** (-par[_KAPPA])
     delta = par[_DELTA]
@@ -344,6 +342,7 @@ def _presurgery(
     sizes = np.empty(lodged.shape[0], dtype=np.int64)
     est = np.zeros(lodged.shape[0], dtype=np.bool_)
     alive = 0
+    n_visible = 0
     for s in lodged:
         # competing exponential clocks from the lodging time
         t_wake = s + rng.exponential(1.0 / eps) if eps > 0.0 else math.inf
@@ -354,8 +353,10 @@ def _presurgery(
                 rng, -t_wake, b, d, par[_SWITCH], par[_VIS]
             )
             if visible:
-                return _VISIBLE, lodged.shape[0], asleep, woken, died, sizes[:0], est[:0]
-            if n > 0:
+                n_visible += 1
+                if stop_at_visible:
+                    break
+            elif n > 0:
                 sizes[alive] = n
                 est[alive] = reached
                 alive += 1
@@ -363,7 +364,7 @@ def _presurgery(
             died += 1
         else:
             asleep += 1
-    return _OK, lodged.shape[0], asleep, woken, died, sizes[:alive], est[:alive]
+    return n_visible, lodged.shape[0], asleep, woken, died, sizes[:alive], est[:alive]
 
 
 @njit(cache=True)
@@ -371,12 +372,12 @@ def _history_chunk(
     rng: np.random.Generator, par: np.ndarray, n_patients: int, out: np.ndarray
 ) -> None:
     for i in range(n_patients):
-        status, lodged, asleep, woken, died, sizes, _ = _presurgery(rng, par)
+        n_visible, lodged, asleep, woken, died, sizes, _ = _presurgery(rng, par, False)
         out[i, 0] = lodged
         out[i, 1] = asleep
         out[i, 2] = woken
         out[i, 3] = died
-        out[i, 4] = status == _VISIBLE
+        out[i, 4] = n_visible
         out[i, 5] = sizes.shape[0]
 
 
@@ -418,8 +419,8 @@ def _patient(
 
     rejected = 0
     while True:
-        status, _, asleep, _, _, sizes, reached = _presurgery(rng, par)
-        if status == _OK:
+        n_visible, _, asleep, _, _, sizes, reached = _presurgery(rng, par, True)
+        if n_visible == 0:
             break
         rejected += 1
         if rejected >= max_tries:
@@ -720,9 +721,9 @@ def seed_history(
     pandas.DataFrame
         ``lodged`` (seeds lodged over the primary's history), ``asleep`` (asleep at surgery),
         ``woken`` (woke before surgery), ``died`` (died asleep before surgery), ``visible``
-        (a woken clone was visible at surgery) and ``clones`` (woken clones alive at surgery).
-        When ``visible`` is true the history stopped at that clone, so the counts of that
-        row are partial; the rows without a visible clone are complete.
+        (woken clones visible at surgery) and ``clones`` (woken clones alive and invisible at
+        surgery). Keep ``visible_cells_at_surgery`` small (about 1e4 cells): visible clones
+        are grown event by event up to twice that size.
     """
     par, _ = reference_parameters(patient, mechanism, 1.0)
     out = np.zeros((n_patients, 6), dtype=np.int64)
@@ -734,7 +735,7 @@ def seed_history(
             "asleep": out[:, 1],
             "woken": out[:, 2],
             "died": out[:, 3],
-            "visible": out[:, 4].astype(bool),
+            "visible": out[:, 4],
             "clones": out[:, 5],
         }
     )

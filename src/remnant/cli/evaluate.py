@@ -1,9 +1,364 @@
-"""Placeholder for the `remnant evaluate` command (filled in by its own module)."""
+"""``remnant evaluate``: score a survival model on real cohorts.
+
+Cross-validation on one cohort (``--data NAME|FILE --cv K``) or training on one cohort and
+testing on another (``--train NAME|FILE --test NAME|FILE``). The work is done by
+:func:`remnant.yardstick.evaluate`; this module parses, loads, prints and writes files.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from remnant.data import (
+    FILE_EXTENSIONS,
+    MISSING_OPTIONS,
+    TIME_UNITS,
+    Cohort,
+    list_cohorts,
+    load_cohort,
+    load_file,
+)
+from remnant.errors import ConvergenceError, RemnantInputError
+from remnant.yardstick.evaluate import IPCW_OPTIONS, Evaluation, evaluate, parse_horizons
+from remnant.yardstick.output import write_text_atomic
+from remnant.yardstick.registry import MODELS
+
+_HELP = (
+    "Score a survival model (cox, weibull, rsf, km, ...) on a cohort by stratified k-fold "
+    "cross-validation (--data) or on an external cohort (--train/--test): Harrell and Uno C, "
+    "time-dependent AUC, Brier and integrated Brier scores, calibration."
+)
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _parse_horizon_text(text: str) -> list[float]:
+    parts = _split(text)
+    if not parts:
+        raise RemnantInputError("--horizons", "comma-separated years, e.g. 1,3,5", text)
+    values = []
+    for part in parts:
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise RemnantInputError(
+                "--horizons", "comma-separated years, e.g. 1,3,5", text
+            ) from None
+    return parse_horizons(values)
+
+
+class _Sources:
+    """How to turn ``NAME|FILE`` into a cohort, with the file flags and missing option."""
+
+    def __init__(
+        self,
+        *,
+        time_col: str | None,
+        event_col: str | None,
+        time_unit: str,
+        groups: dict[str, list[str]],
+        covariates: list[str] | None,
+        missing: str,
+    ) -> None:
+        self.time_col = time_col
+        self.event_col = event_col
+        self.time_unit = time_unit
+        self.groups = groups
+        self.covariates = covariates
+        self.missing = missing
+
+    @staticmethod
+    def is_file(value: str) -> bool:
+        return Path(value).suffix.lower() in FILE_EXTENSIONS or Path(value).exists()
+
+    def load(self, value: str, flag: str) -> Cohort:
+        if value in list_cohorts():
+            return load_cohort(value, missing=self.missing, covariates=self.covariates)
+        if not self.is_file(value):
+            raise RemnantInputError(
+                flag,
+                "a bundled cohort (" + ", ".join(list_cohorts()) + ") or a "
+                + "/".join(FILE_EXTENSIONS) + " file",
+                value,
+            )
+        for option, given in (("--time-col", self.time_col), ("--event-col", self.event_col)):
+            if not given:
+                raise RemnantInputError(
+                    option, f"the name of a column of {Path(value).name}", None,
+                    detail=f"required when {flag} is a file",
+                )
+        assert self.time_col is not None and self.event_col is not None
+        return load_file(
+            value,
+            self.time_col,
+            self.event_col,
+            time_unit=self.time_unit,
+            stage_cols=self.groups["stage"],
+            removal_cols=self.groups["removal"],
+            immune_cols=self.groups["immune"],
+            other_cols=self.groups["other"],
+            missing=self.missing,
+        )
+
+
+def _check_outputs(json_out: Path | None, plots: Path | None) -> None:
+    # Checked before any work so that a bad path fails fast and leaves nothing behind.
+    if json_out is not None:
+        if json_out.is_dir():
+            raise RemnantInputError("--json", "a file path", str(json_out), detail="is a directory")
+        if not json_out.parent.is_dir():
+            raise RemnantInputError(
+                "--json", "a file in an existing directory", str(json_out),
+                detail=f"no directory {json_out.parent}",
+            )
+    if plots is not None and plots.exists() and not plots.is_dir():
+        raise RemnantInputError("--plots", "a directory", str(plots), detail="is a file")
+
+
+def _cohort_line(role: str, cohort: Cohort) -> str:
+    text = (
+        f"{role}{cohort.name}: {cohort.n} patients, {cohort.n_events} events "
+        f"({cohort.event_rate:.1%}), {len(cohort.covariates)} covariates"
+    )
+    if cohort.n_dropped:
+        text += f"; {cohort.n_dropped} rows dropped for missing covariates"
+    if cohort.n_imputed:
+        text += f"; {cohort.n_imputed} missing values imputed"
+    return text
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "-" if x != x else f"{x:.{digits}f}"
+
+
+def _table(result: Evaluation) -> Table:
+    s = result.summary
+    folds = s["folds"]
+    cv = s["scheme"] == "cross-validation"
+    h_cal = s["calibration_horizon_years"]
+    title = (
+        f"{s['model']}: {s['cv_folds']}-fold cross-validation on {s['data']['cohort']['name']}"
+        if cv
+        else f"{s['model']}: trained on {s['data']['train']['name']}, "
+        f"tested on {s['data']['test']['name']}"
+    )
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("mean" if cv else "test", justify="right")
+    if cv:
+        table.add_column("sd", justify="right")
+        for f in folds:
+            table.add_column(f"fold {f['fold']}", justify="right")
+
+    def row(label: str, value: Any, sd: Any, per_fold: list[Any]) -> None:
+        cells = [label, _fmt(value)]
+        if cv:
+            cells.append(_fmt(sd))
+            cells.extend(_fmt(v) for v in per_fold)
+        table.add_row(*cells)
+
+    sds = s.get("fold_sd", {})
+    labels = {
+        "harrell_c": "Harrell C",
+        "uno_c": "Uno C",
+        "integrated_brier": "integrated Brier",
+        "calibration_slope": f"calibration slope ({h_cal:g} y)",
+        "calibration_intercept": f"calibration intercept log O/E ({h_cal:g} y)",
+        "oe_ratio": f"O/E ratio ({h_cal:g} y)",
+        "ici": f"ICI ({h_cal:g} y)",
+    }
+    for key, label in labels.items():
+        row(label, s[key], sds.get(key), [f[key] for f in folds])
+    for h in s["auc"]:
+        row(f"AUC {h} y", s["auc"][h], None, [f["auc"][h] for f in folds])
+    for h in s["brier"]:
+        row(f"Brier {h} y", s["brier"][h], None, [f["brier"][h] for f in folds])
+    return table
+
+
+def evaluate_command(
+    data: Annotated[
+        str | None, typer.Option("--data", help="Cohort for cross-validation: NAME or FILE.")
+    ] = None,
+    cv: Annotated[
+        int | None, typer.Option("--cv", help="Number of folds (with --data; default 5).")
+    ] = None,
+    train: Annotated[
+        str | None, typer.Option("--train", help="Training cohort: NAME or FILE.")
+    ] = None,
+    test: Annotated[str | None, typer.Option("--test", help="Test cohort: NAME or FILE.")] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="Model: " + ", ".join(sorted(MODELS)) + ".")
+    ] = "cox",
+    horizons: Annotated[
+        str, typer.Option("--horizons", help="Horizons in years, comma-separated.")
+    ] = "1,3,5",
+    seed: Annotated[int, typer.Option("--seed", help="Seed for folds and random models.")] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write all numbers to this JSON file.")
+    ] = None,
+    plots: Annotated[
+        Path | None, typer.Option("--plots", help="Write calibration and KM plots (PNG) here.")
+    ] = None,
+    time_col: Annotated[
+        str | None, typer.Option("--time-col", help="Time column of a file.")
+    ] = None,
+    event_col: Annotated[
+        str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")
+    ] = None,
+    time_unit: Annotated[
+        str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
+    ] = "days",
+    stage_cols: Annotated[
+        str | None, typer.Option("--stage-cols", help="Stage covariates of a file (a,b,...).")
+    ] = None,
+    removal_cols: Annotated[
+        str | None, typer.Option("--removal-cols", help="Removal covariates of a file.")
+    ] = None,
+    immune_cols: Annotated[
+        str | None, typer.Option("--immune-cols", help="Immune covariates of a file.")
+    ] = None,
+    other_cols: Annotated[
+        str | None, typer.Option("--other-cols", help="Other covariates of a file.")
+    ] = None,
+    covariates: Annotated[
+        str | None,
+        typer.Option("--covariates", help="Use only these covariates of a bundled cohort."),
+    ] = None,
+    missing: Annotated[
+        str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
+    ] = "drop",
+    ipcw: Annotated[
+        str,
+        typer.Option("--ipcw", help="Censoring weights estimated on the test (default) or train set."),
+    ] = "test",
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Do not show progress on stderr.")
+    ] = False,
+) -> None:
+    """Score a model by cross-validation or on an external cohort."""
+    # Everything is checked before any model is fitted or file written.
+    if model not in MODELS:
+        raise RemnantInputError("--model", "one of " + ", ".join(sorted(MODELS)), model)
+    if data is not None and (train is not None or test is not None):
+        raise RemnantInputError("--data", "either --data or --train with --test", "both")
+    if data is None and (train is None or test is None):
+        raise RemnantInputError("--data", "--data NAME|FILE, or --train and --test", None)
+    if cv is not None and data is None:
+        raise RemnantInputError("--cv", "only with --data", cv)
+    if time_unit not in TIME_UNITS:
+        raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
+    if missing not in MISSING_OPTIONS:
+        raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
+    if ipcw not in IPCW_OPTIONS:
+        raise RemnantInputError("--ipcw", "one of " + ", ".join(IPCW_OPTIONS), ipcw)
+    horizon_years = _parse_horizon_text(horizons)
+    _check_outputs(json_out, plots)
+
+    groups = {
+        "stage": _split(stage_cols),
+        "removal": _split(removal_cols),
+        "immune": _split(immune_cols),
+        "other": _split(other_cols),
+    }
+    sources = _Sources(
+        time_col=time_col,
+        event_col=event_col,
+        time_unit=time_unit,
+        groups=groups,
+        covariates=_split(covariates) or None,
+        missing=missing,
+    )
+    names = [v for v in (data, train, test) if v is not None]
+    uses_file = any(v not in list_cohorts() for v in names)
+    file_flags = [
+        flag
+        for flag, given in (
+            ("--time-col", time_col),
+            ("--event-col", event_col),
+            ("--stage-cols", stage_cols),
+            ("--removal-cols", removal_cols),
+            ("--immune-cols", immune_cols),
+            ("--other-cols", other_cols),
+        )
+        if given
+    ]
+    if file_flags and not uses_file:
+        raise RemnantInputError(
+            file_flags[0], "only with a .csv/.parquet file", None,
+            detail="bundled cohorts define their own columns; use --covariates to choose some",
+        )
+
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        # Piped or captured output: wide enough that the table never wraps its labels.
+        out = Console(highlight=False, width=max(out.width, 130))
+    if data is not None:
+        cohort = sources.load(data, "--data")
+        out.print(_cohort_line("", cohort))
+        kwargs: dict[str, Any] = {"data": cohort, "cv": 5 if cv is None else cv}
+    else:
+        assert train is not None and test is not None
+        train_cohort = sources.load(train, "--train")
+        test_cohort = sources.load(test, "--test")
+        out.print(_cohort_line("train ", train_cohort))
+        out.print(_cohort_line("test  ", test_cohort))
+        kwargs = {"train": train_cohort, "test": test_cohort}
+
+    err = Console(stderr=True)
+    show = not no_progress and sys.stderr.isatty()
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(f"{model}: starting", total=None)
+
+        def report(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"{model}: {label}")
+
+        try:
+            result = evaluate(
+                model, horizons_years=horizon_years, seed=seed, ipcw=ipcw, progress=report, **kwargs
+            )
+        except ConvergenceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    out.print(_table(result))
+    for warning in result.summary["warnings"]:
+        out.print(f"note: {warning}")
+    if json_out is not None:
+        write_text_atomic(json_out, result.to_json() + "\n")
+        out.print(f"wrote {json_out}")
+    if plots is not None:
+        from remnant.yardstick.plots import write_plots  # matplotlib only when asked for
+
+        for path in write_plots(result, plots):
+            out.print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command to the application."""
+    """Add the ``evaluate`` command to the application."""
+    app.command("evaluate", help=_HELP)(evaluate_command)

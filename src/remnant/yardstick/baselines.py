@@ -10,6 +10,7 @@ All times are days. Risk scores: higher = earlier event.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,16 +165,27 @@ class ForestModel(SurvivalModel):
             random_state=self.random_state,
         )
         self._forest.fit(X.to_numpy(dtype=float), Surv.from_arrays(event.astype(bool), time))
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache_values = np.empty((0, 0))
 
     def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
         t = times_array(times)
         design = self._design(X)
         grid = self._forest.unique_times_
-        values = self._forest.predict_survival_function(design.to_numpy(dtype=float), return_array=True)
+        values = self._survival_on_grid(design.to_numpy(dtype=float))
         # Step function: the value at the last grid time <= t, and 1 before the first.
         idx = np.searchsorted(grid, t, side="right") - 1
         surv = np.where(idx[None, :] < 0, 1.0, values[:, np.clip(idx, 0, None)])
         return pd.DataFrame(surv.T, index=pd.Index(t, name="time_days"), columns=design.index)
+
+    def _survival_on_grid(self, x: np.ndarray) -> np.ndarray:
+        # Scoring asks for several time grids on the same subjects; the forest pass is the
+        # slow part, so the last one is kept.
+        key = (x.shape, hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest())
+        if getattr(self, "_cache_key", None) != key:
+            self._cache_values = self._forest.predict_survival_function(x, return_array=True)
+            self._cache_key = key
+        return self._cache_values
 
     def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
         """Ensemble cumulative hazard summed over the training event times."""

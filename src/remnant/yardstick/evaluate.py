@@ -34,7 +34,7 @@ from remnant.yardstick.registry import MODELS, make_model
 from remnant.yardstick.validation import align_to_train, stratified_folds
 
 ProgressCallback = Callable[[int, int, str], None]
-"""Called as ``progress(done, total, label)`` after each fitted and scored fold."""
+"""Called as ``progress(done, total, label)`` before fitting and after scoring each fold."""
 
 DEFAULT_HORIZONS_YEARS = (1.0, 3.0, 5.0)
 PREFERRED_CALIBRATION_YEARS = 5.0
@@ -199,8 +199,12 @@ def evaluate(
     frames: list[pd.DataFrame] = []
     warnings: list[str] = []
     model_params: dict[str, Any] = {}
+    n_pairs = len(pairs)
     for i, (fit_on, score_on) in enumerate(pairs, start=1):
-        fitted = _fit(model, fit_on, options, seed, i, len(pairs))
+        label = f"fold {i}/{n_pairs}" if n_pairs > 1 else "test set"
+        if progress is not None:
+            progress(i - 1, n_pairs, f"{label}: fitting")
+        fitted = _fit(model, fit_on, options, seed, i, n_pairs)
         model_params = fitted.get_params()
         censoring = fit_on.y if ipcw == "train" else None
         try:
@@ -214,11 +218,11 @@ def evaluate(
                     detail=str(exc).splitlines()[0],
                 ) from exc
             raise
-        warnings.extend(_horizon_warnings(horizons, score_on, i if len(pairs) > 1 else None))
+        warnings.extend(_horizon_warnings(horizons, score_on, i if n_pairs > 1 else None))
         folds.append(_fold_record(i, fit_on, horizons, metrics))
         frames.append(_prediction_frame(i, score_on, horizons, preds))
         if progress is not None:
-            progress(i, len(pairs), f"fold {i}/{len(pairs)}" if len(pairs) > 1 else "test set")
+            progress(i, n_pairs, f"{label}: scored")
 
     predictions = pd.concat(frames, ignore_index=True)
     groups = calibration.calibration_groups(
