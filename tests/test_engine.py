@@ -191,3 +191,11 @@ def test_monotone_in_the_three_causes(
         base.replace(margin="R1"),
     ):
         assert frac(worse) >= f0 - 3 * math.sqrt(2) * se
+
+
+def test_many_live_clones_grow_the_clone_store() -> None:
+    # ~hundreds of seeds per patient: the per-patient clone store (64 to start) must grow
+    mech = Mechanism(seeding_coefficient={"colon": 3e-8, "breast": 3e-8})
+    t = remnant.simulate(Scenario.single(Patient(size_mm=60.0, nodes=10), mech), 300, seed=1).table
+    assert t["clones_alive"].max() > 64
+    assert t["event"].isin(["local", "distant"]).mean() > 0.95

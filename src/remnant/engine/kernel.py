@@ -17,8 +17,7 @@ from numba import njit
 from remnant.model.mechanisms import (
     MECH_INDEX,
     PROFILE_INDEX,
-    extinction_probability,
-    geometric_parameter,
+    phase_transition,
 )
 
 EVENTS = ("none", "local", "distant", "death")
@@ -115,11 +114,11 @@ def advance_clone(
         step = rem
         if r > 0.0 and r * step > MAX_LOG_GROWTH:
             step = MAX_LOG_GROWTH / r
-        p0 = extinction_probability(b, d, step)
+        p0, beta = phase_transition(b, d, step)
         k = rng.binomial(np.int64(n), 1.0 - p0)
         if k == 0:
             return 0.0, -1.0
-        q = 1.0 - geometric_parameter(b, d, step)
+        q = 1.0 - beta
         if k == 1:
             m = _geometric(rng, q)
         elif q >= 1.0:
@@ -151,10 +150,21 @@ def _death_time_days(rng: np.random.Generator, age: float, a: float, bb: float, 
 
 
 @njit(cache=True)
-def _grow(arr: np.ndarray, cap: int) -> np.ndarray:
-    out = np.empty(cap, dtype=arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
+def _grow(
+    c_n: np.ndarray, c_site: np.ndarray, c_est: np.ndarray, c_low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # double the clone store (rare: a patient with many live clones at once)
+    cap = 2 * c_n.shape[0]
+    n2 = np.zeros(cap)
+    site2 = np.zeros(cap, dtype=np.int8)
+    est2 = np.zeros(cap, dtype=np.int8)
+    low2 = np.zeros(cap, dtype=np.bool_)
+    m = c_n.shape[0]
+    n2[:m] = c_n
+    site2[:m] = c_site
+    est2[:m] = c_est
+    low2[:m] = c_low
+    return n2, site2, est2, low2
 
 
 @njit(cache=True, nogil=True)
@@ -201,7 +211,7 @@ def simulate_chunk(
     c_n = np.zeros(cap)
     c_site = np.zeros(cap, dtype=np.int8)
     c_est = np.zeros(cap, dtype=np.int8)
-    c_low = np.zeros(cap, dtype=np.bool_)
+    c_low = np.zeros(cap, dtype=np.bool_)  # woke or became established with I < 1
 
     for i in range(n_patients):
         j = 0
@@ -237,12 +247,8 @@ def simulate_chunk(
             nn, th = advance_clone(1.0, b, d_pre, a, switch, visible, rng)
             if th >= 0.0 or nn <= 0.0:
                 continue  # extinct, or visible at surgery: thinned away (M0 resection)
-            if nc == cap:
-                cap *= 2
-                c_n = _grow(c_n, cap)
-                c_site = _grow(c_site, cap)
-                c_est = _grow(c_est, cap)
-                c_low = _grow(c_low, cap)
+            if nc == c_n.shape[0]:
+                c_n, c_site, c_est, c_low = _grow(c_n, c_site, c_est, c_low)
             c_n[nc] = nn
             c_site[nc] = _DISTANT
             c_est[nc] = _PRE if nn >= switch else _NONE
@@ -313,12 +319,8 @@ def simulate_chunk(
                         nn, th = advance_clone(1.0, b, d, tau - uw, switch, det_dist, rng)
                         if nn <= 0.0:
                             continue
-                        if nc == cap:
-                            cap *= 2
-                            c_n = _grow(c_n, cap)
-                            c_site = _grow(c_site, cap)
-                            c_est = _grow(c_est, cap)
-                            c_low = _grow(c_low, cap)
+                        if nc == c_n.shape[0]:
+                            c_n, c_site, c_est, c_low = _grow(c_n, c_site, c_est, c_low)
                         c_n[nc] = nn
                         c_site[nc] = _DISTANT
                         c_est[nc] = kind if (nn >= switch or th >= 0.0) else _NONE

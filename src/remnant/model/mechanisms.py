@@ -26,35 +26,35 @@ LN2 = math.log(2.0)
 
 
 @njit(cache=True)
-def extinction_probability(b: float, d: float, tau: float) -> float:
-    """P(a single cell has no descendants after ``tau`` days) at constant birth ``b``, death ``d``.
+def phase_transition(b: float, d: float, tau: float) -> tuple[float, float]:
+    """``(p0, beta)`` of one cell over ``tau`` days at constant birth ``b`` and death ``d``.
 
-    ``p0 = d (e - 1) / (b e - d)`` with ``e = exp((b - d) tau)``; at ``b = d`` the limit
-    ``b tau / (1 + b tau)``.
+    ``p0 = d (e - 1) / (b e - d)`` is the chance of no descendants at ``tau`` and, given
+    survival, ``N(tau)`` is geometric on {1, 2, ...}, ``P(N = n) = (1 - beta) beta**(n-1)``
+    with ``beta = b (e - 1) / (b e - d)``, ``e = exp((b - d) tau)`` (Kendall 1948). Written
+    with ``expm1`` so both stay exact as ``b -> d``, where they tend to ``b tau / (1 + b tau)``.
     """
     if tau <= 0.0:
-        return 0.0
+        return 0.0, 0.0
     r = b - d
     if abs(r) * tau < 1e-12:
-        return b * tau / (1.0 + b * tau)
+        q = b * tau / (1.0 + b * tau)
+        return q, q
     em1 = math.expm1(r * tau)
-    return d * em1 / (b * em1 + r)
+    den = b * em1 + r
+    return d * em1 / den, b * em1 / den
+
+
+@njit(cache=True)
+def extinction_probability(b: float, d: float, tau: float) -> float:
+    """P(a single cell has no descendants after ``tau`` days); see :func:`phase_transition`."""
+    return phase_transition(b, d, tau)[0]
 
 
 @njit(cache=True)
 def geometric_parameter(b: float, d: float, tau: float) -> float:
-    """``beta`` of the size of a surviving single-cell clone after ``tau`` days.
-
-    Given survival, ``N(tau)`` is geometric on {1, 2, ...}: ``P(N = n) = (1 - beta) beta**(n-1)``
-    with ``beta = b (e - 1) / (b e - d)``.
-    """
-    if tau <= 0.0:
-        return 0.0
-    r = b - d
-    if abs(r) * tau < 1e-12:
-        return b * tau / (1.0 + b * tau)
-    em1 = math.expm1(r * tau)
-    return b * em1 / (b * em1 + r)
+    """``beta`` of the size of a surviving single-cell clone; see :func:`phase_transition`."""
+    return phase_transition(b, d, tau)[1]
 
 
 @dataclass(frozen=True)
