@@ -166,9 +166,7 @@ def test_load_cohort_rejects_bad_arguments(kwargs: dict, fragment: str) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_load_file_reads_months_encodes_text_and_drops_missing(
-    tmp_path: Path, suffix: str
-) -> None:
+def test_load_file_reads_months_encodes_text_and_drops_missing(tmp_path: Path, suffix: str) -> None:
     frame = small_user_frame()
     path = write_table(tmp_path, frame, f"cohort{suffix}")
     cohort = load_file(
@@ -192,8 +190,13 @@ def test_load_file_imputes_median_and_mode(tmp_path: Path) -> None:
     frame = small_user_frame()
     path = write_table(tmp_path, frame, "cohort.csv")
     cohort = load_file(
-        path, "months", "relapse", time_unit="years", stage_cols=["nodes"],
-        removal_cols=["margin"], missing="impute",
+        path,
+        "months",
+        "relapse",
+        time_unit="years",
+        stage_cols=["nodes"],
+        removal_cols=["margin"],
+        missing="impute",
     )
     assert (cohort.n, cohort.n_dropped, cohort.n_imputed) == (len(frame), 0, 2)
     assert cohort.frame.loc[2, "nodes"] == frame["nodes"].median()

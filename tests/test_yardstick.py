@@ -201,7 +201,7 @@ def test_calibration_groups_are_equal_sized_and_ordered() -> None:
     assert len(table) == 10 and table["n"].sum() == 500
     assert (table["n"].max() - table["n"].min()) <= 1
     assert table["mean_predicted"].is_monotonic_increasing
-    assert ((table["observed_lower"] <= table["observed"] + 1e-12)).all()
+    assert (table["observed_lower"] <= table["observed"] + 1e-12).all()
     assert len(calibration_groups(time[:100], event[:100], risk[:100], 2.0)) == 5
 
 
@@ -303,3 +303,27 @@ def test_summary_is_json_ready() -> None:
         "b": 3,
         "c": [1.5],
     }
+
+
+@pytest.mark.parametrize("name", ["cox", "weibull"])
+def test_constant_covariate_is_left_out_with_a_warning(name: str, gbsg: Cohort) -> None:
+    X = gbsg.X.assign(constant=1.0)
+    with pytest.warns(RuntimeWarning, match="constant covariates left out: constant"):
+        model = make_model(name).fit(X, gbsg.y)
+    reference = make_model(name).fit(gbsg)
+    np.testing.assert_allclose(model.risk_score(X), reference.risk_score(gbsg), rtol=1e-6)
+
+
+def test_library_warnings_become_report_notes() -> None:
+    hcc = load_cohort("hcc", covariates=["TNM", "BCLC", "HBsAg", "Age"])
+    frame = hcc.frame.assign(HBsAg=1.0)  # constant in every fold
+    constant = Cohort(
+        name="hcc-constant",
+        frame=frame,
+        stage_cols=hcc.stage_cols,
+        other_cols=hcc.other_cols,
+        endpoint=hcc.endpoint,
+        provenance=hcc.provenance,
+    )
+    result = evaluate("cox", data=constant, cv=3, horizons_years=[1, 2])
+    assert any("constant covariates left out: HBsAg" in n for n in result.summary["warnings"])

@@ -7,6 +7,7 @@ testing on another (``--train NAME|FILE --test NAME|FILE``). The work is done by
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from remnant.errors import ConvergenceError, RemnantInputError
 from remnant.yardstick.evaluate import IPCW_OPTIONS, Evaluation, evaluate, parse_horizons
 from remnant.yardstick.output import write_text_atomic
 from remnant.yardstick.registry import MODELS
+from remnant.yardstick.validation import align_to_train
 
 _HELP = (
     "Score a survival model (cox, weibull, rsf, km, ...) on a cohort by stratified k-fold "
@@ -53,6 +55,8 @@ def _parse_horizon_text(text: str) -> list[float]:
             raise RemnantInputError(
                 "--horizons", "comma-separated years, e.g. 1,3,5", text
             ) from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise RemnantInputError("--horizons", "positive numbers of years", text)
     return parse_horizons(values)
 
 
@@ -86,14 +90,19 @@ class _Sources:
         if not self.is_file(value):
             raise RemnantInputError(
                 flag,
-                "a bundled cohort (" + ", ".join(list_cohorts()) + ") or a "
-                + "/".join(FILE_EXTENSIONS) + " file",
+                "a bundled cohort ("
+                + ", ".join(list_cohorts())
+                + ") or a "
+                + "/".join(FILE_EXTENSIONS)
+                + " file",
                 value,
             )
         for option, given in (("--time-col", self.time_col), ("--event-col", self.event_col)):
             if not given:
                 raise RemnantInputError(
-                    option, f"the name of a column of {Path(value).name}", None,
+                    option,
+                    f"the name of a column of {Path(value).name}",
+                    None,
                     detail=f"required when {flag} is a file",
                 )
         assert self.time_col is not None and self.event_col is not None
@@ -117,7 +126,9 @@ def _check_outputs(json_out: Path | None, plots: Path | None) -> None:
             raise RemnantInputError("--json", "a file path", str(json_out), detail="is a directory")
         if not json_out.parent.is_dir():
             raise RemnantInputError(
-                "--json", "a file in an existing directory", str(json_out),
+                "--json",
+                "a file in an existing directory",
+                str(json_out),
                 detail=f"no directory {json_out.parent}",
             )
     if plots is not None and plots.exists() and not plots.is_dir():
@@ -245,7 +256,9 @@ def evaluate_command(
     ] = "drop",
     ipcw: Annotated[
         str,
-        typer.Option("--ipcw", help="Censoring weights estimated on the test (default) or train set."),
+        typer.Option(
+            "--ipcw", help="Censoring weights estimated on the test (default) or train set."
+        ),
     ] = "test",
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Do not show progress on stderr.")
@@ -300,7 +313,9 @@ def evaluate_command(
     ]
     if file_flags and not uses_file:
         raise RemnantInputError(
-            file_flags[0], "only with a .csv/.parquet file", None,
+            file_flags[0],
+            "only with a .csv/.parquet file",
+            None,
             detail="bundled cohorts define their own columns; use --covariates to choose some",
         )
 
@@ -315,7 +330,7 @@ def evaluate_command(
     else:
         assert train is not None and test is not None
         train_cohort = sources.load(train, "--train")
-        test_cohort = sources.load(test, "--test")
+        test_cohort = align_to_train(train_cohort, sources.load(test, "--test"))
         out.print(_cohort_line("train ", train_cohort))
         out.print(_cohort_line("test  ", test_cohort))
         kwargs = {"train": train_cohort, "test": test_cohort}

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sksurv.util import Surv
 
 TIME_COL = "time_days"
 EVENT_COL = "event"
@@ -115,7 +114,7 @@ class Cohort:
         }
 
     def group_of(self, column: str) -> str:
-        """The cause group of a covariate (``"stage"``, ``"removal"``, ``"immune"``, ``"other"``)."""
+        """The cause group of a covariate: stage, removal, immune or other."""
         for group, cols in self.groups.items():
             if column in cols:
                 return group
@@ -140,6 +139,8 @@ class Cohort:
     @property
     def y(self) -> np.ndarray:
         """Outcome as a scikit-survival structured array with fields ``event`` and ``time``."""
+        from sksurv.util import Surv  # imported here: scikit-survival is slow to import
+
         return Surv.from_arrays(event=self.event.astype(bool), time=self.time)
 
     @property

@@ -42,6 +42,11 @@ def rows_text(mask: np.ndarray) -> str:
     return f"{word} {shown}{more}"
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value, so messages read 2 rather than np.int64(2)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarray:
     """Follow-up times converted to days.
 
@@ -63,7 +68,7 @@ def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarra
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(numbers)
     if bad.any():
-        first = values.to_numpy()[np.flatnonzero(bad)[0]]
+        first = _plain(values.to_numpy()[np.flatnonzero(bad)[0]])
         raise RemnantInputError(
             f"time column {column!r}",
             "numbers (missing values are not allowed in the outcome)",
@@ -89,7 +94,7 @@ def parse_events(values: pd.Series, column: str) -> np.ndarray:
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(numbers, (0.0, 1.0))
     if bad.any():
-        first = values.to_numpy()[np.flatnonzero(bad)[0]]
+        first = _plain(values.to_numpy()[np.flatnonzero(bad)[0]])
         raise RemnantInputError(
             f"event column {column!r}", "0 (censored) or 1 (event)", first, detail=rows_text(bad)
         )
@@ -230,9 +235,7 @@ def assemble_cohort(
             "missing", "some rows complete in the used covariates", "drop", detail="none left"
         )
     if int(table[EVENT_COL].sum()) == 0:
-        raise RemnantInputError(
-            "event", "at least one event among the complete rows", "no events"
-        )
+        raise RemnantInputError("event", "at least one event among the complete rows", "no events")
     table, encoded = encode_categoricals(table, {g: groups.get(g, ()) for g in CAUSE_GROUPS})
     return Cohort(
         name=name,

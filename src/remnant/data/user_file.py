@@ -31,9 +31,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in FILE_EXTENSIONS:
-        raise RemnantInputError(
-            "file", "a file ending in " + " or ".join(FILE_EXTENSIONS), str(p)
-        )
+        raise RemnantInputError("file", "a file ending in " + " or ".join(FILE_EXTENSIONS), str(p))
     if not p.is_file():
         raise RemnantInputError("file", "an existing, readable file", str(p), detail="not found")
     try:

@@ -27,6 +27,9 @@ import pandas as pd
 
 from remnant.data.cohort import Cohort
 
+Times = Sequence[float] | np.ndarray
+"""Time points in days: a list or a 1-d array."""
+
 
 def as_covariates(X: pd.DataFrame | Cohort) -> pd.DataFrame:
     """The covariate table of a cohort, or the DataFrame itself, as floats."""
@@ -97,7 +100,7 @@ class SurvivalModel(ABC):
         """Fit on covariates ``X``, times (days) and 0/1 events; ``cohort`` if one was given."""
 
     @abstractmethod
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         """S(t | x): index = ``times`` (days), one column per row of ``X``."""
 
     @abstractmethod
@@ -122,7 +125,7 @@ class SurvivalModel(ABC):
         return {}
 
 
-def times_array(times: Sequence[float] | np.ndarray | float) -> np.ndarray:
+def times_array(times: Times | float) -> np.ndarray:
     """Times (days) as a 1-d float array; negative times are an error."""
     arr = np.atleast_1d(np.asarray(times, dtype=float))
     if arr.ndim != 1 or (arr < 0).any() or not np.isfinite(arr).all():

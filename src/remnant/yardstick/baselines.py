@@ -11,23 +11,65 @@ All times are days. Risk scores: higher = earlier event.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter, WeibullAFTFitter
+from lifelines.exceptions import ConvergenceError as LifelinesConvergenceError
 from sksurv.ensemble import RandomSurvivalForest
 from sksurv.util import Surv
 
 from remnant.data.cohort import Cohort
 from remnant.data.preparation import DAYS_PER_YEAR
-from remnant.yardstick.base import SurvivalModel, as_covariates, times_array
+from remnant.yardstick.base import SurvivalModel, Times, as_covariates, times_array
 
 _T = "__time__"
 _E = "__event__"
 # Parametric fits need positive times; a same-day event is placed half a day after surgery.
 _MIN_TIME_DAYS = 0.5
+# Ridge penalty used only when the unpenalised fit fails (separation, collinearity, few
+# events per covariate); the fall-back is reported as a warning.
+FALLBACK_PENALIZER = 0.1
+
+
+def _drop_constant(X: pd.DataFrame, what: str) -> list[str]:
+    """Columns of ``X`` that vary; a constant one (e.g. in a small fold) carries no information
+    and breaks lifelines' internal standardisation, so it is left out with a warning."""
+    varying = [str(c) for c in X.columns if X[c].nunique(dropna=False) > 1]
+    constant = [str(c) for c in X.columns if str(c) not in varying]
+    if constant:
+        warnings.warn(
+            f"{what}: constant covariates left out: {', '.join(constant)}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return varying
+
+
+def _fit_lifelines(
+    build: Callable[[float], Any], df: pd.DataFrame, penalizer: float, what: str
+) -> tuple[Any, float]:
+    """Fit ``build(penalizer)`` on ``df``; on a convergence failure refit with a ridge penalty.
+
+    Returns the fitted lifelines object and the penalizer actually used.
+    """
+    try:
+        return build(penalizer).fit(df, duration_col=_T, event_col=_E), penalizer
+    except LifelinesConvergenceError as exc:
+        if penalizer >= FALLBACK_PENALIZER:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else "no convergence"
+        warnings.warn(
+            f"{what} did not converge ({first[:80]}); refitted with ridge penalizer "
+            f"{FALLBACK_PENALIZER}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        fitted = build(FALLBACK_PENALIZER).fit(df, duration_col=_T, event_col=_E)
+        return fitted, FALLBACK_PENALIZER
 
 
 def _frame_for_lifelines(X: pd.DataFrame, time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
@@ -47,29 +89,39 @@ class CoxModel(SurvivalModel):
     Parameters
     ----------
     penalizer
-        Ridge penalty passed to lifelines (0 = plain partial likelihood).
+        Ridge penalty passed to lifelines (0 = plain partial likelihood). If the fit does not
+        converge it is repeated once with :data:`FALLBACK_PENALIZER`, with a warning.
     """
 
     name = "cox"
 
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
+        self.penalizer_used_ = penalizer
 
     def _fit(
         self, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, cohort: Cohort | None
     ) -> None:
-        self._cph = CoxPHFitter(penalizer=self.penalizer)
-        self._cph.fit(_frame_for_lifelines(X, time, event), duration_col=_T, event_col=_E)
+        self._used = _drop_constant(X, "Cox model")
+        self._cph, self.penalizer_used_ = _fit_lifelines(
+            lambda p: CoxPHFitter(penalizer=p),
+            _frame_for_lifelines(X[self._used], time, event),
+            self.penalizer,
+            "Cox model",
+        )
 
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         t = times_array(times)
-        design = self._design(X)
+        design = self._design(X)[self._used]
         surv = self._cph.predict_survival_function(design, times=t)
-        return pd.DataFrame(surv.to_numpy(), index=pd.Index(t, name="time_days"), columns=design.index)
+        return pd.DataFrame(
+            surv.to_numpy(), index=pd.Index(t, name="time_days"), columns=design.index
+        )
 
     def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
         """Linear predictor x'beta (log partial hazard)."""
-        return np.asarray(self._cph.predict_log_partial_hazard(self._design(X)), dtype=float)
+        design = self._design(X)[self._used]
+        return np.asarray(self._cph.predict_log_partial_hazard(design), dtype=float)
 
     @property
     def coefficients(self) -> pd.Series:
@@ -77,7 +129,7 @@ class CoxModel(SurvivalModel):
         return self._cph.params_
 
     def get_params(self) -> dict[str, Any]:
-        return {"penalizer": self.penalizer}
+        return {"penalizer": self.penalizer, "penalizer_used": self.penalizer_used_}
 
 
 class WeibullModel(SurvivalModel):
@@ -89,34 +141,41 @@ class WeibullModel(SurvivalModel):
     Parameters
     ----------
     penalizer
-        Ridge penalty passed to lifelines.
+        Ridge penalty passed to lifelines; as for :class:`CoxModel`, a failed fit is repeated
+        once with :data:`FALLBACK_PENALIZER`, with a warning.
     """
 
     name = "weibull"
 
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
+        self.penalizer_used_ = penalizer
 
     def _standardise(self, X: pd.DataFrame) -> pd.DataFrame:
-        return (X - self._mean) / self._scale
+        return (X[self._used] - self._mean) / self._scale
 
     def _fit(
         self, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, cohort: Cohort | None
     ) -> None:
-        self._mean = X.mean()
-        scale = X.std(ddof=0)
+        self._used = _drop_constant(X, "Weibull model")
+        self._mean = X[self._used].mean()
+        scale = X[self._used].std(ddof=0)
         self._scale = scale.where(scale > 0, 1.0)
         years = np.maximum(time, _MIN_TIME_DAYS) / DAYS_PER_YEAR
-        self._aft = WeibullAFTFitter(penalizer=self.penalizer)
-        self._aft.fit(
-            _frame_for_lifelines(self._standardise(X), years, event), duration_col=_T, event_col=_E
+        self._aft, self.penalizer_used_ = _fit_lifelines(
+            lambda p: WeibullAFTFitter(penalizer=p),
+            _frame_for_lifelines(self._standardise(X), years, event),
+            self.penalizer,
+            "Weibull model",
         )
 
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         t = times_array(times)
         design = self._standardise(self._design(X))
         surv = self._aft.predict_survival_function(design, times=t / DAYS_PER_YEAR)
-        return pd.DataFrame(surv.to_numpy(), index=pd.Index(t, name="time_days"), columns=design.index)
+        return pd.DataFrame(
+            surv.to_numpy(), index=pd.Index(t, name="time_days"), columns=design.index
+        )
 
     def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
         """Minus the log of the predicted median time (shorter median = higher risk)."""
@@ -124,7 +183,7 @@ class WeibullModel(SurvivalModel):
         return -np.log(np.asarray(median, dtype=float))
 
     def get_params(self) -> dict[str, Any]:
-        return {"penalizer": self.penalizer}
+        return {"penalizer": self.penalizer, "penalizer_used": self.penalizer_used_}
 
 
 class ForestModel(SurvivalModel):
@@ -168,7 +227,7 @@ class ForestModel(SurvivalModel):
         self._cache_key: tuple[Any, ...] | None = None
         self._cache_values = np.empty((0, 0))
 
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         t = times_array(times)
         design = self._design(X)
         grid = self._forest.unique_times_
@@ -215,7 +274,7 @@ class KaplanMeierModel(SurvivalModel):
         # Covariates are ignored; only the number of subjects matters.
         return as_covariates(X)
 
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         t = times_array(times)
         index = _columns_like(X)
         curve = np.asarray(self._km.survival_function_at_times(t), dtype=float)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -164,9 +165,7 @@ def evaluate(
     if data is not None and (train is not None or test is not None):
         raise RemnantInputError("data", "either data (cross-validation) or train and test", "both")
     if data is None and (train is None or test is None):
-        raise RemnantInputError(
-            "data", "data (cross-validation) or both train and test", "neither"
-        )
+        raise RemnantInputError("data", "data (cross-validation) or both train and test", "neither")
     options = dict(model_options or {})
 
     if data is not None:
@@ -197,28 +196,33 @@ def evaluate(
 
     folds: list[dict[str, Any]] = []
     frames: list[pd.DataFrame] = []
-    warnings: list[str] = []
+    notes: list[str] = []
     model_params: dict[str, Any] = {}
     n_pairs = len(pairs)
     for i, (fit_on, score_on) in enumerate(pairs, start=1):
         label = f"fold {i}/{n_pairs}" if n_pairs > 1 else "test set"
         if progress is not None:
             progress(i - 1, n_pairs, f"{label}: fitting")
-        fitted = _fit(model, fit_on, options, seed, i, n_pairs)
-        model_params = fitted.get_params()
         censoring = fit_on.y if ipcw == "train" else None
-        try:
-            metrics, preds = score_model(fitted, score_on, horizons_days, cal_days, censoring)
-        except ValueError as exc:
-            if ipcw == "train":
-                raise RemnantInputError(
-                    "ipcw",
-                    "'test' when the test follow-up outlasts the training follow-up",
-                    ipcw,
-                    detail=str(exc).splitlines()[0],
-                ) from exc
-            raise
-        warnings.extend(_horizon_warnings(horizons, score_on, i if n_pairs > 1 else None))
+        # Library warnings (e.g. lifelines convergence notes) go into the report, once each,
+        # instead of flooding the terminal.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fitted = _fit(model, fit_on, options, seed, i, n_pairs)
+            model_params = fitted.get_params()
+            try:
+                metrics, preds = score_model(fitted, score_on, horizons_days, cal_days, censoring)
+            except ValueError as exc:
+                if ipcw == "train":
+                    raise RemnantInputError(
+                        "ipcw",
+                        "'test' when the test follow-up outlasts the training follow-up",
+                        ipcw,
+                        detail=str(exc).splitlines()[0],
+                    ) from exc
+                raise
+        notes.extend(_library_warnings(caught, label))
+        notes.extend(_horizon_warnings(horizons, score_on, i if n_pairs > 1 else None))
         folds.append(_fold_record(i, fit_on, horizons, metrics))
         frames.append(_prediction_frame(i, score_on, horizons, preds))
         if progress is not None:
@@ -247,7 +251,7 @@ def evaluate(
     summary["calibration_groups"] = groups.to_dict(orient="records")
     summary["covariates"] = scheme["covariates"]
     summary["data"] = scheme["data"]
-    summary["warnings"] = sorted(set(warnings))
+    summary["warnings"] = list(dict.fromkeys(notes))
     summary["versions"] = _versions()
     summary["remnant_version"] = summary["versions"]["remnant"]
     return Evaluation(summary=summary, predictions=predictions, calibration=groups)
@@ -276,6 +280,15 @@ def _fit(
         where = f"fold {fold} of {n_folds}" if n_folds > 1 else f"training cohort {cohort.name}"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConvergenceError(f"model {model!r} could not be fitted on {where}: {first}") from exc
+
+
+def _library_warnings(caught: list[warnings.WarningMessage], where: str) -> list[str]:
+    out = []
+    for w in caught:
+        lines = [ln.strip() for ln in str(w.message).splitlines() if ln.strip()]
+        text = lines[0] if lines else ""
+        out.append(f"{where}: {w.category.__name__}: {text[:160]}")
+    return list(dict.fromkeys(out))
 
 
 def _horizon_warnings(horizons: list[float], test: Cohort, fold: int | None) -> list[str]:

@@ -44,7 +44,7 @@ from sksurv.util import Surv
 
 from remnant.data.cohort import Cohort
 from remnant.yardstick import calibration
-from remnant.yardstick.base import SurvivalModel
+from remnant.yardstick.base import SurvivalModel, Times
 
 IBS_GRID_POINTS = 100
 
@@ -64,7 +64,7 @@ def harrell_c(time: np.ndarray, event: np.ndarray, risk_score: np.ndarray) -> fl
     )
 
 
-def scorable(horizons_days: Sequence[float], time: np.ndarray) -> np.ndarray:
+def scorable(horizons_days: Times, time: np.ndarray) -> np.ndarray:
     """Which horizons lie inside the follow-up (min time <= h < max time)."""
     h = np.asarray(horizons_days, dtype=float)
     return (h >= np.min(time)) & (h < np.max(time))
@@ -120,7 +120,7 @@ def _or(censoring: np.ndarray | None, y: np.ndarray) -> np.ndarray:
     return y if censoring is None else censoring
 
 
-def ibs_grid(horizons_days: Sequence[float], time: np.ndarray) -> np.ndarray:
+def ibs_grid(horizons_days: Times, time: np.ndarray) -> np.ndarray:
     """Grid (days) for the integrated Brier score: first to last horizon, inside follow-up."""
     h = np.asarray(horizons_days, dtype=float)
     lo = max(float(h.min()), float(np.min(time)))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], None], suffix: str = "") -> Path:
+def write_atomic(path: str | Path, write: Callable[[Path], object], suffix: str = "") -> Path:
     """Call ``write(temporary_path)`` and move the result onto ``path``.
 
     Parameters

@@ -45,7 +45,11 @@ def calibration_figure(evaluation: Evaluation) -> Figure:
         ]
     ).clip(min=0)
     ax.errorbar(
-        groups["mean_predicted"], groups["observed"], yerr=err, fmt="o", color="C0",
+        groups["mean_predicted"],
+        groups["observed"],
+        yerr=err,
+        fmt="o",
+        color="C0",
         label="risk groups (Kaplan-Meier)",
     )
     risk = preds["risk_at_calibration"].to_numpy()
@@ -112,4 +116,3 @@ def write_plots(evaluation: Evaluation, directory: str | Path) -> list[Path]:
         _save(calibration_figure(evaluation), out / f"calibration_{model}.png"),
         _save(km_by_risk_figure(evaluation), out / f"km_by_risk_{model}.png"),
     ]
-
