@@ -1,6 +1,7 @@
 """Engine benchmark: patients per second and peak memory, end to end as a user runs it.
 
-    .venv/bin/python benchmarks/engine.py [--sizes 1e5,1e6,1e7] [--reference-patients 300] [--skip-cli]
+    .venv/bin/python benchmarks/engine.py [--sizes 1e5,1e6,1e7] [--reference-patients 300]
+        [--skip-cli]
 
 Each size runs ``remnant simulate --preset colon-stage3 --patients N --seed 1
 --horizon-years 15 --no-progress --out x.parquet`` in a fresh process (compile cache warm),
