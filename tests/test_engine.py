@@ -199,3 +199,15 @@ def test_many_live_clones_grow_the_clone_store() -> None:
     t = remnant.simulate(Scenario.single(Patient(size_mm=60.0, nodes=10), mech), 300, seed=1).table
     assert t["clones_alive"].max() > 64
     assert t["event"].isin(["local", "distant"]).mean() > 0.95
+
+
+def test_declining_large_clone_returns_to_exact_sampling() -> None:
+    # r < 0 above the switch size: the clone shrinks deterministically to just below the
+    # switch, then is sampled exactly (this once looped forever at n == switch)
+    from remnant.engine.kernel import advance_clone
+
+    rng = np.random.default_rng(1)
+    n, hit = advance_clone(1.5e5, 0.12, 0.13, 100.0, 1e5, 1e9, rng)
+    assert hit == -1.0
+    expected = 1.5e5 * math.exp(-0.01 * 100.0)  # E[N] is exact for the linear process
+    assert abs(n - expected) < 0.05 * expected

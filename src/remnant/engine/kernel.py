@@ -109,7 +109,7 @@ def advance_clone(
             if drop >= rem:
                 return n * math.exp(r * rem), -1.0
             t += drop
-            n = float(math.floor(switch))
+            n = math.ceil(switch) - 1.0  # the largest whole size below the switch
             continue
         step = rem
         if r > 0.0 and r * step > MAX_LOG_GROWTH:
