@@ -429,8 +429,10 @@ def _patient(
     t_death = _death_time(rng, par)
     end = min(par[_HORIZON], t_death)
 
-    # Clones alive at surgery: the margin clone (awake from t = 0, when I = I0 m(0)), then the
-    # seeds that woke before surgery (woke and, if so, became established at I = I0).
+    # Clones alive at surgery: the margin clone, then the seeds that woke before surgery (they
+    # woke, and if so became established, at I = I0). The margin cells are awake from t = 0
+    # (docs/model.md 1.3), so the immunity "when the clone woke" (1.7) is I(0) = I0 m(0),
+    # inside the post-operative dip.
     n_res = rng.poisson(par[_RES])
     cap = 8 + sizes.shape[0]
     c_n = np.zeros(cap, dtype=np.int64)
@@ -443,7 +445,7 @@ def _patient(
         c_n[0] = n_res
         c_site[0] = _LOCAL
         c_est[0] = _PRE if n_res >= switch else _NONE
-        c_low[0] = i0 * m0 < 1.0 or (n_res >= switch and i0 < 1.0)
+        c_low[0] = n_res >= switch and i0 < 1.0  # the margin clone never wakes
         nc = 1
     for j in range(sizes.shape[0]):
         c_n[nc] = sizes[j]
