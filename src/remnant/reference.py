@@ -430,9 +430,8 @@ def _patient(
     end = min(par[_HORIZON], t_death)
 
     # Clones alive at surgery: the margin clone, then the seeds that woke before surgery (they
-    # woke, and if so became established, at I = I0). The margin cells are awake from t = 0
-    # (docs/model.md 1.3), so the immunity "when the clone woke" (1.7) is I(0) = I0 m(0),
-    # inside the post-operative dip.
+    # woke, and if so became established, at I = I0). The margin clone never wakes
+    # (docs/model.md 1.7): only the immunity at its establishment counts.
     n_res = rng.poisson(par[_RES])
     cap = 8 + sizes.shape[0]
     c_n = np.zeros(cap, dtype=np.int64)
@@ -440,7 +439,6 @@ def _patient(
     c_est = np.zeros(cap, dtype=np.int8)
     c_low = np.zeros(cap, dtype=np.bool_)
     nc = 0
-    m0 = dips[0] if n_dips > 0 else 1.0
     if n_res > 0:
         c_n[0] = n_res
         c_site[0] = _LOCAL
