@@ -66,6 +66,8 @@ class Outcome:
         Sample sizes.
     expect_reject : bool
         True for a trap: a correct test must reject it.
+    note : str
+        What an "incorrect" reading most likely means (printed under the table).
     """
 
     check: str
@@ -75,6 +77,7 @@ class Outcome:
     pvalue: float
     n: str
     expect_reject: bool = False
+    note: str = ""
 
     @property
     def correct(self) -> bool:
@@ -368,6 +371,14 @@ def round_up(times: np.ndarray, grid_days: float = 30.0) -> np.ndarray:
     return np.ceil(np.asarray(times) / grid_days) * grid_days
 
 
+ALIVE_NOTE = (
+    "`clones_alive` / `dormant_alive` at recurrence: the reference counts clones and asleep "
+    "seeds at the recurrence time; the engine advances every clone and the dormant pool to "
+    "the end of the phase in which the recurrence happened and counts them there (with one "
+    "phase from surgery to the horizon, the asleep seeds are counted at the horizon)."
+)
+
+
 def compare_tables(check: str, eng: pd.DataFrame, ref: pd.DataFrame) -> list[Outcome]:
     """Every agreement test between an engine table and a reference table of one case."""
     n = f"{len(eng)} / {len(ref)}"
@@ -404,7 +415,8 @@ def compare_tables(check: str, eng: pd.DataFrame, ref: pd.DataFrame) -> list[Out
                 continue
             st, p = chi2_binned(e_rows[col].to_numpy(), r_rows[col].to_numpy())
             out.append(Outcome(
-                check, f"{col} ({label})", "chi-square", st, p, f"{len(e_rows)} / {len(r_rows)}"
+                check, f"{col} ({label})", "chi-square", st, p, f"{len(e_rows)} / {len(r_rows)}",
+                note=ALIVE_NOTE if label == "at recurrence" else "",
             ))
     return out
 
@@ -703,6 +715,10 @@ def write_report(
             f"| {r.check} | {r.name} | {r.test} | {r.statistic:.4g} | {r.pvalue:.3g} | "
             f"{r.n} | {reading} |"
         )
+    notes = sorted({r.note for r in results if r.note and not r.correct})
+    if notes:
+        lines += ["", "## Likely causes of the incorrect readings", ""]
+        lines += [f"- {note}" for note in notes]
     lines += ["", "Run times: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()), ""]
     lines += ["## Plots", ""]
     lines.append(

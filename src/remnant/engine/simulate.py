@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from remnant._files import ordinary_permissions
 from remnant.engine.backend import ThreadBackend
 from remnant.engine.chunks import SCHEMA, ChunkPlan, run_chunk
 from remnant.engine.summary import Summary
@@ -152,6 +153,7 @@ def _write_atomically(
         raise RemnantInputError("--out", "a path in an existing directory", str(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     os.close(fd)
+    ordinary_permissions(tmp)
     try:
         with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
             for batch in batches:

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from remnant._files import ordinary_permissions  # noqa: E402
 from remnant.model.units import DAYS_PER_YEAR  # noqa: E402
 
 
@@ -56,6 +57,7 @@ def save_figure(fig: plt.Figure, path: str | Path) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
     os.close(fd)
+    ordinary_permissions(tmp)
     try:
         fig.savefig(tmp, dpi=120)
         os.replace(tmp, path)
