@@ -33,11 +33,18 @@ def _km(seed: int = 0, **options: Any) -> SurvivalModel:
     return KaplanMeierModel(**options)
 
 
+def _remnant(seed: int = 0, **options: Any) -> SurvivalModel:
+    from remnant.fit.model import RemnantModel  # the fit builds on the yardstick's contract
+
+    return RemnantModel(seed=seed, **options)
+
+
 MODELS: dict[str, ModelFactory] = {
     "cox": _cox,
     "weibull": _weibull,
     "rsf": _rsf,
     "km": _km,
+    "remnant": _remnant,
 }
 
 

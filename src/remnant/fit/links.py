@@ -1,0 +1,294 @@
+"""Covariate links: from a patient's columns to the four predictors of the kernel table.
+
+Two kinds of link (docs/fit.md, section 3):
+
+* **columns** (any cohort or user file): each cause group's standardised columns feed a
+  log-linear link of that cause's parameter, around a reference patient of the cancer (stage
+  II, R0, intermediate immunity):
+
+  - ``stage`` columns -> ``log mu`` (seeds shed before surgery) and ``log a`` (clock speed:
+    a faster doubling time is the grade link ``grade -> Td`` generalised);
+  - ``removal`` columns -> ``log res`` (residual cells at the margin);
+  - ``immune`` columns -> ``log I0`` (baseline immunity; positive = stronger immunity);
+  - ``other`` columns (treatment, age, ...) -> ``log mu`` and ``log res`` with one
+    coefficient (a treatment kills a fraction of every residual cell) and ``log a``;
+
+  plus intercepts ``burden`` (``log mu``), ``tempo`` (``log a``), ``residual`` (``log res``,
+  only when removal columns exist) and the spread of ``log I0`` between patients
+  (``immune_spread``, log of its standard deviation).
+
+* **mechanism** (patients described by the model's own fields): ``mu`` from size and nodes
+  through the seeding law, ``res`` from the margin, ``I0`` from the immunity, the grade's
+  doubling time from its own kernel table; the fit estimates the log multipliers of the
+  seeding coefficient (``burden``), of the residual cells (``residual``) and of the clock
+  (``tempo``).
+
+Every parameter has a normal prior (mean, sd) on its log scale: weakly informative, centred on
+the defaults of :class:`remnant.model.Mechanism` (anchors in docs/parameters.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from remnant.errors import RemnantInputError
+from remnant.fit.tables import dormant_seeds
+from remnant.likelihood.cohort import PatientArrays
+from remnant.model.parameters import Mechanism, Patient
+
+CAUSES = ("stage", "removal", "immune", "other")
+PREDICTORS = ("log_mu", "log_res", "log_i0", "log_a")
+P_MU, P_RES, P_I0, P_A = range(4)
+
+# Priors (mean, sd) on the log scale. Intercepts: an order of magnitude either way of the
+# mechanism's defaults is plausible (anchors.md: seeding and residual cells are known to
+# about a decade). Coefficients are per standard deviation of their column: a hazard ratio
+# of e^2 per sd is already extreme (Royston & Altman 2013 report <= 1.9 per category).
+PRIOR_INTERCEPT = (0.0, 2.0)
+PRIOR_TEMPO = (0.0, 1.0)
+PRIOR_SPREAD = (math.log(0.5), 1.0)  # sd of log I0 between patients
+PRIOR_COEF = (0.0, 1.0)
+PRIOR_TEMPO_COEF = (0.0, 0.5)
+PRIOR_IMMUNE_COEF = (0.0, 0.5)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Predictors as ``offset + A @ theta`` for one set of patients.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Parameter names (the order of ``theta``).
+    loadings : ndarray, shape (4, n, p)
+        ``d predictor / d theta`` for ``log mu, log res, log I0, log a``.
+    offset : ndarray, shape (4, n)
+    grade_index : ndarray of int, shape (n,)
+        Row of the kernel table (grade) per patient.
+    spread_index : int or None
+        Position of ``immune_spread`` in ``theta`` (None: no spread).
+    """
+
+    names: tuple[str, ...]
+    loadings: np.ndarray
+    offset: np.ndarray
+    grade_index: np.ndarray
+    spread_index: int | None
+
+    def predictors(self, theta: np.ndarray) -> np.ndarray:
+        """The four predictors per patient, shape (4, n)."""
+        return self.offset + np.einsum("knp,p->kn", self.loadings, theta)
+
+    def spread(self, theta: np.ndarray) -> float:
+        """Standard deviation of ``log I0`` between patients (0 without spread)."""
+        return 0.0 if self.spread_index is None else float(math.exp(theta[self.spread_index]))
+
+
+@dataclass
+class ColumnLinks:
+    """Log-linear links per cause group; remembers the standardisation of the fitting data.
+
+    Parameters
+    ----------
+    cancer : str
+        Kinetics of the model's cancer (``colon`` or ``breast``).
+    groups : dict
+        Cause group -> column names (groups may be empty).
+    mechanism : Mechanism
+        Defaults that fix the reference patient's offsets.
+    """
+
+    cancer: str
+    groups: dict[str, tuple[str, ...]]
+    mechanism: Mechanism = field(default_factory=Mechanism)
+    means: dict[str, float] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)
+    kind: str = "columns"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.groups) - set(CAUSES)
+        if unknown:
+            raise RemnantInputError("cause group", "one of " + ", ".join(CAUSES), sorted(unknown))
+        self.groups = {c: tuple(self.groups.get(c, ())) for c in CAUSES}
+        seen: dict[str, str] = {}
+        for cause, cols in self.groups.items():
+            for col in cols:
+                if col in seen:
+                    raise RemnantInputError(
+                        f"{cause} columns", "each column in one cause group", col,
+                        detail=f"already in {seen[col]}",
+                    )
+                seen[col] = cause
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for cause in CAUSES for c in self.groups[cause]]
+
+    def standardise(self, X: pd.DataFrame) -> None:
+        """Remember each column's mean and standard deviation (constant columns: sd 1)."""
+        for col in self.columns:
+            x = X[col].to_numpy(dtype=float)
+            sd = float(x.std())
+            self.means[col] = float(x.mean())
+            self.scales[col] = sd if sd > 0 else 1.0
+
+    def names(self) -> tuple[str, ...]:
+        out = ["burden", "immune_spread"]
+        if self.groups["removal"]:
+            out.append("residual")
+        out += [f"stage:{c}" for c in self.groups["stage"]]
+        out += [f"stage:{c}@immunity" for c in self.groups["stage"]]
+        out += [f"removal:{c}" for c in self.groups["removal"]]
+        out += [f"immune:{c}" for c in self.groups["immune"]]
+        out += [f"other:{c}" for c in self.groups["other"]]
+        out += [f"other:{c}@immunity" for c in self.groups["other"]]
+        return tuple(out)
+
+    def priors(self) -> tuple[np.ndarray, np.ndarray]:
+        table = {
+            "burden": PRIOR_INTERCEPT,
+            "tempo": PRIOR_TEMPO,
+            "immune_spread": PRIOR_SPREAD,
+            "residual": PRIOR_INTERCEPT,
+        }
+        mean, sd = [], []
+        for n in self.names():
+            if n in table:
+                m, s = table[n]
+            elif n.endswith("@immunity"):
+                m, s = PRIOR_IMMUNE_COEF
+            elif n.startswith("immune:"):
+                m, s = PRIOR_IMMUNE_COEF
+            else:
+                m, s = PRIOR_COEF
+            mean.append(m)
+            sd.append(s)
+        return np.asarray(mean), np.asarray(sd)
+
+    def reference_offsets(self) -> np.ndarray:
+        """``log mu, log res, log I0, log a`` of the reference patient (stage II, R0)."""
+        ref = Patient.from_stage(self.cancer, "II", margin="R0", immune="intermediate")
+        mu = dormant_seeds(PatientArrays.from_patients([ref]), self.mechanism)[0]
+        res = self.mechanism.residual_cells["R0"]
+        return np.array([math.log(mu), math.log(res), math.log(ref.immunity), 0.0])
+
+    def design(self, X: pd.DataFrame) -> Design:
+        """Predictor loadings for the rows of ``X`` (columns standardised as at fit time)."""
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise RemnantInputError("covariates", "the columns the model was fitted on", missing)
+        names = self.names()
+        n, p = len(X), len(names)
+        pos = {nm: j for j, nm in enumerate(names)}
+        load = np.zeros((4, n, p))
+        load[P_MU, :, pos["burden"]] = 1.0
+        if "residual" in pos:
+            load[P_RES, :, pos["residual"]] = 1.0
+        for cause in CAUSES:
+            for col in self.groups[cause]:
+                z = (X[col].to_numpy(dtype=float) - self.means[col]) / self.scales[col]
+                if not np.isfinite(z).all():
+                    raise RemnantInputError(col, "finite numbers (no missing values)", "NaN")
+                key = f"{cause}:{col}"
+                if cause == "stage":
+                    load[P_MU, :, pos[key]] = z
+                    load[P_I0, :, pos[key + "@immunity"]] = z
+                elif cause == "removal":
+                    load[P_RES, :, pos[key]] = z
+                elif cause == "immune":
+                    load[P_I0, :, pos[key]] = z
+                else:
+                    load[P_MU, :, pos[key]] = z
+                    load[P_RES, :, pos[key]] = z
+                    load[P_I0, :, pos[key + "@immunity"]] = z
+        offset = np.repeat(self.reference_offsets()[:, None], n, axis=1)
+        return Design(names, load, offset, np.zeros(n, dtype=np.int64), pos["immune_spread"])
+
+    def grades(self) -> tuple[int, ...]:
+        return (2,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "cancer": self.cancer,
+            "groups": {k: list(v) for k, v in self.groups.items()},
+            "means": self.means,
+            "scales": self.scales,
+        }
+
+
+@dataclass
+class MechanismLinks:
+    """The model's own links: patients given by the fields of :class:`remnant.model.Patient`.
+
+    Parameters
+    ----------
+    cancer : str
+    mechanism : Mechanism
+        The mechanism whose seeding coefficient, residual cells and clock the fit rescales.
+    fit_spread : bool
+        Also fit a spread of ``log I0`` around each patient's immunity.
+    """
+
+    cancer: str
+    mechanism: Mechanism = field(default_factory=Mechanism)
+    fit_spread: bool = False
+    grades_seen: tuple[int, ...] = (2,)
+    kind: str = "mechanism"
+
+    def names(self) -> tuple[str, ...]:
+        out = ("burden", "residual", "tempo")
+        return out + ("immune_spread",) if self.fit_spread else out
+
+    def priors(self) -> tuple[np.ndarray, np.ndarray]:
+        table = {
+            "burden": PRIOR_INTERCEPT,
+            "residual": PRIOR_INTERCEPT,
+            "tempo": PRIOR_TEMPO,
+            "immune_spread": PRIOR_SPREAD,
+        }
+        pairs = [table[n] for n in self.names()]
+        return np.array([m for m, _ in pairs]), np.array([s for _, s in pairs])
+
+    def standardise(self, X: pd.DataFrame) -> None:
+        pa = PatientArrays.from_frame(X)
+        if (pa.cancer != self.cancer).any():
+            raise RemnantInputError("cancer", f"one cancer per fit ({self.cancer})", "mixed")
+        self.grades_seen = tuple(int(g) for g in np.unique(pa.grade))
+
+    def grades(self) -> tuple[int, ...]:
+        return self.grades_seen
+
+    def design(self, X: pd.DataFrame) -> Design:
+        pa = PatientArrays.from_frame(X)
+        n = len(pa)
+        names = self.names()
+        load = np.zeros((4, n, len(names)))
+        load[P_MU, :, 0] = 1.0
+        load[P_RES, :, 1] = 1.0
+        load[P_A, :, 2] = 1.0
+        offset = np.zeros((4, n))
+        offset[P_MU] = np.log(dormant_seeds(pa, self.mechanism))
+        res = np.array([self.mechanism.residual_cells[str(m)] for m in pa.margin])
+        offset[P_RES] = np.log(res)
+        offset[P_I0] = np.log(pa.immunity)
+        lookup = {g: j for j, g in enumerate(self.grades_seen)}
+        try:
+            gi = np.array([lookup[int(g)] for g in pa.grade], dtype=np.int64)
+        except KeyError as exc:
+            raise RemnantInputError("grade", f"a grade seen in the fit {self.grades_seen}",
+                                    exc.args[0]) from None
+        spread = 3 if self.fit_spread else None
+        return Design(names, load, offset, gi, spread)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "cancer": self.cancer, "fit_spread": self.fit_spread,
+                "grades": list(self.grades_seen)}
+
+
+Links = ColumnLinks | MechanismLinks

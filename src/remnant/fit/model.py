@@ -1,0 +1,346 @@
+"""The fitted three-cause model: fit, predict, save and load (docs/fit.md).
+
+:func:`fit` is the one entry point: a cohort (or covariates with times and events) in, a
+:class:`RemnantFit` out, holding the MAP parameters with their Laplace intervals, the links
+and the data's provenance. :class:`RemnantModel` is the same model under the yardstick's
+estimator contract (``--model remnant``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from remnant.data.cohort import Cohort
+from remnant.errors import RemnantInputError
+from remnant.fit.links import P_A, P_I0, P_MU, P_RES, ColumnLinks, Links, MechanismLinks
+from remnant.fit.map import GH_NODES, MapResult, Objective, fit_map
+from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table, curves, gauss_hermite
+from remnant.model.parameters import CANCERS, Mechanism
+from remnant.model.units import DAYS_PER_YEAR
+from remnant.provenance import provenance
+from remnant.yardstick.base import SurvivalModel, Times, as_covariates, times_array
+
+# Kinetics used for each bundled cohort; other cohorts default to colon's (a user can choose).
+COHORT_CANCER = {"colon": "colon", "rotterdam": "breast", "gbsg": "breast"}
+RISK_HORIZON_YEARS = 5.0  # risk score: probability of recurrence by 5 years
+FORMAT = "remnant-fit/1"
+
+
+def default_cancer(cohort_name: str) -> str:
+    """Kinetics for a cohort: breast for the breast cohorts, colon otherwise."""
+    return COHORT_CANCER.get(cohort_name, "colon")
+
+
+@dataclass
+class RemnantFit:
+    """A fitted model.
+
+    Attributes
+    ----------
+    links : ColumnLinks or MechanismLinks
+    result : MapResult
+        Mode, Laplace covariance, log-likelihood.
+    data : dict
+        Provenance of the fitting data (name, rows, events, endpoint, source).
+    n_draws, seed : int
+        Lapse schedules of the kernel table (common random numbers).
+    """
+
+    links: Links
+    result: MapResult
+    data: dict[str, Any] = field(default_factory=dict)
+    n_draws: int = FIT_DRAWS
+    seed: int = 0
+    _table: KernelTable | None = field(default=None, repr=False)
+
+    @property
+    def mechanism(self) -> Mechanism:
+        return self.links.mechanism
+
+    @property
+    def table(self) -> KernelTable:
+        if self._table is None:
+            self._table = build_table(
+                self.mechanism, self.links.cancer, self.links.grades(), n_draws=self.n_draws,
+                seed=self.seed,
+            )
+        return self._table
+
+    def parameters(self, level: float = 0.95) -> pd.DataFrame:
+        """Estimates (log scale) with standard errors and Laplace intervals, one row each."""
+        from scipy.stats import norm
+
+        z = float(norm.ppf(0.5 + level / 2))
+        se = self.result.se
+        th = self.result.theta
+        return pd.DataFrame(
+            {"estimate": th, "se": se, "lower": th - z * se, "upper": th + z * se},
+            index=pd.Index(self.result.names, name="parameter"),
+        )
+
+    def curves(
+        self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``(S_rec, f_local, f_distant)`` per row of ``X`` and time, shape (n, n_times, 3)."""
+        t = times_array(times)
+        d = self.links.design(X)
+        th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
+        eta = d.predictors(th)
+        gx, gw = gauss_hermite(GH_NODES if d.spread_index is not None else 1)
+        tab = self.table
+        out = np.zeros((len(X), t.shape[0], 3))
+        curves(
+            t, eta[P_MU], eta[P_RES], eta[P_I0], eta[P_A], d.spread(th), d.grade_index, gx, gw,
+            tab.values, tab.weights, float(tab.log2_i0[0]),
+            float(tab.log2_i0[1] - tab.log2_i0[0]), tab.dt, tab.m_local, out,
+        )
+        return out
+
+    def survival(self, X: pd.DataFrame, times: Times) -> pd.DataFrame:
+        """Recurrence-free probability: index = times (days), one column per row of ``X``."""
+        t = times_array(times)
+        s = self.curves(X, t)[:, :, 0]
+        return pd.DataFrame(s.T, index=pd.Index(t, name="time_days"), columns=X.index)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "format": FORMAT,
+            "model": "remnant",
+            "links": self.links.to_dict(),
+            "mechanism": dataclasses.asdict(self.mechanism),
+            "parameters": {
+                n: {"estimate": float(v), "se": float(s), "lower": float(lo), "upper": float(hi)}
+                for n, v, s, lo, hi in self.parameters().reset_index().itertuples(index=False)
+            },
+            "theta": [float(v) for v in r.theta],
+            "covariance": [[float(v) for v in row] for row in r.covariance],
+            "fit": {
+                "log_likelihood": r.log_likelihood,
+                "log_posterior": r.log_posterior,
+                "iterations": r.iterations,
+                "evaluations": r.evaluations,
+                "gradient_max": r.grad_max,
+                "seconds": r.seconds,
+                "lapse_draws": self.n_draws,
+                "seed": self.seed,
+            },
+            "data": self.data,
+            "provenance": provenance(),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit as JSON (atomically)."""
+        from remnant.yardstick.output import write_text_atomic
+
+        p = Path(path)
+        write_text_atomic(p, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        return p
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "model") -> RemnantFit:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise RemnantInputError(source, f"a model file written by remnant fit ({FORMAT})")
+        try:
+            mech = Mechanism(**data["mechanism"])
+            ld = data["links"]
+            links: Links
+            if ld["kind"] == "columns":
+                links = ColumnLinks(
+                    ld["cancer"], {k: tuple(v) for k, v in ld["groups"].items()}, mech,
+                    dict(ld["means"]), dict(ld["scales"]),
+                )
+            else:
+                links = MechanismLinks(
+                    ld["cancer"], mech, bool(ld["fit_spread"]), tuple(ld["grades"])
+                )
+            names = tuple(data["parameters"])
+            fit = data["fit"]
+            result = MapResult(
+                names=names,
+                theta=np.asarray(data["theta"], dtype=float),
+                covariance=np.asarray(data["covariance"], dtype=float),
+                log_likelihood=float(fit["log_likelihood"]),
+                log_posterior=float(fit["log_posterior"]),
+                iterations=int(fit["iterations"]),
+                evaluations=int(fit["evaluations"]),
+                grad_max=float(fit["gradient_max"]),
+                seconds=float(fit["seconds"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RemnantInputError(source, "a complete remnant model file", str(exc)) from None
+        return cls(links, result, dict(data.get("data", {})), int(fit["lapse_draws"]),
+                   int(fit["seed"]))
+
+    @classmethod
+    def load(cls, path: str | Path) -> RemnantFit:
+        """Read a model file written by :meth:`save`."""
+        p = Path(path)
+        if not p.is_file():
+            raise RemnantInputError("--model", "an existing model JSON file", str(path))
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RemnantInputError("--model", "a JSON model file", str(path),
+                                    detail=str(exc)) from None
+        return cls.from_dict(data, source=str(path))
+
+
+def _check_outcome(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(time, dtype=float).ravel()
+    e = np.asarray(event).ravel()
+    if t.shape != e.shape:
+        raise RemnantInputError("event", f"one event per time ({t.shape[0]})", e.shape)
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise RemnantInputError("time", "finite times >= 0 (days)", "a negative or missing time")
+    if not np.isin(e, [0, 1]).all():
+        raise RemnantInputError("event", "0 (censored) or 1 (recurrence)", np.unique(e).tolist())
+    if e.sum() < 1:
+        raise RemnantInputError("event", "at least one recurrence to fit", 0)
+    return t, e.astype(np.int64)
+
+
+def fit(
+    data: Cohort | pd.DataFrame,
+    time: Sequence[float] | np.ndarray | None = None,
+    event: Sequence[int] | np.ndarray | None = None,
+    *,
+    cancer: str | None = None,
+    groups: dict[str, Sequence[str]] | None = None,
+    links: str = "columns",
+    mechanism: Mechanism | None = None,
+    fit_spread: bool | None = None,
+    n_draws: int = FIT_DRAWS,
+    seed: int = 0,
+    callback: Callable[[int, float], None] | None = None,
+) -> RemnantFit:
+    """Fit the three-cause model by maximum a posteriori with Laplace intervals.
+
+    Parameters
+    ----------
+    data : Cohort or DataFrame
+        A cohort (its cause groups give the links), or a covariate table with ``time`` and
+        ``event``. With ``links="mechanism"`` the table holds the fields of
+        :class:`remnant.model.Patient` (``cancer, size_mm, nodes, grade, margin, immunity,
+        age``).
+    time, event : array_like, optional
+        Days to recurrence or censoring and 1 = recurrence (DataFrame input only).
+    cancer : str, optional
+        Kinetics (``colon`` or ``breast``); by default from the cohort's name.
+    groups : dict, optional
+        Cause group -> columns, for DataFrame input with column links (default: every
+        column in ``other``).
+    links : {"columns", "mechanism"}
+    mechanism : Mechanism, optional
+        Defaults around which the fit works (the reference patient's offsets).
+    fit_spread : bool, optional
+        Fit the spread of ``log I0`` between patients (always with column links; off by
+        default with mechanism links, where each patient's immunity is given).
+    n_draws, seed : int
+        Lapse schedules of the kernel table.
+    callback : callable, optional
+        ``callback(iteration, negative log posterior)`` during the optimisation.
+
+    Returns
+    -------
+    RemnantFit
+
+    Raises
+    ------
+    RemnantInputError
+        Bad data or options. ``ConvergenceError`` when the fit does not converge.
+    """
+    mech = mechanism or Mechanism()
+    if isinstance(data, Cohort):
+        X = data.X
+        t, e = _check_outcome(data.time, data.event)
+        grp = {
+            "stage": data.stage_cols, "removal": data.removal_cols, "immune": data.immune_cols,
+            "other": data.other_cols,
+        }
+        info = {
+            "name": data.name, "rows": len(X), "events": int(e.sum()),
+            "endpoint": data.endpoint, "provenance": data.provenance.as_dict(),
+        }
+        cancer = cancer or default_cancer(data.name)
+    else:
+        if time is None or event is None:
+            raise RemnantInputError("time, event", "times and events with a covariate table")
+        X = data
+        t, e = _check_outcome(np.asarray(time), np.asarray(event))
+        if len(X) != t.shape[0]:
+            raise RemnantInputError("time", f"one time per row ({len(X)})", t.shape[0])
+        grp = {k: tuple(v) for k, v in (groups or {"other": tuple(X.columns)}).items()}
+        info = {"name": "table", "rows": len(X), "events": int(e.sum())}
+        cancer = cancer or (str(X["cancer"].iloc[0]) if "cancer" in X else "colon")
+    if cancer not in CANCERS:
+        raise RemnantInputError("cancer", "one of " + ", ".join(CANCERS), cancer)
+    lk: Links
+    if links == "columns":
+        X = as_covariates(X)
+        lk = ColumnLinks(cancer, {k: tuple(v) for k, v in grp.items()}, mech)
+    elif links == "mechanism":
+        lk = MechanismLinks(cancer, mech, bool(fit_spread))
+    else:
+        raise RemnantInputError("links", "columns or mechanism", links)
+    lk.standardise(X)
+    design = lk.design(X)
+    table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)
+    mean, sd = lk.priors()
+    objective = Objective(design, table, t, e, mean, sd)
+    result = fit_map(objective, callback=callback)
+    return RemnantFit(lk, result, info, n_draws, seed, table)
+
+
+class RemnantModel(SurvivalModel):
+    """The three-cause model under the yardstick's contract (``--model remnant``).
+
+    The risk score is the probability of recurrence by ``risk_horizon_years``.
+    """
+
+    name = "remnant"
+
+    def __init__(
+        self, cancer: str | None = None, seed: int = 0,
+        risk_horizon_years: float = RISK_HORIZON_YEARS,
+    ) -> None:
+        self.cancer = cancer
+        self.seed = seed
+        self.risk_horizon_years = risk_horizon_years
+        self.fit_: RemnantFit | None = None
+
+    def _fit(
+        self, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, cohort: Cohort | None
+    ) -> None:
+        data: Cohort | pd.DataFrame = cohort if cohort is not None else X
+        if cohort is not None:
+            self.fit_ = fit(cohort, cancer=self.cancer, seed=self.seed)
+        else:
+            self.fit_ = fit(data, time, event, cancer=self.cancer, seed=self.seed)
+
+    def _fitted(self) -> RemnantFit:
+        if self.fit_ is None:
+            raise RuntimeError("the model is not fitted")
+        return self.fit_
+
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
+        return self._fitted().survival(self._design(X), times)
+
+    def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
+        h = self.risk_horizon_years * DAYS_PER_YEAR
+        s = self._fitted().curves(self._design(X), [h])[:, 0, 0]
+        return -np.log(np.clip(s, 1e-300, 1.0))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"cancer": self.cancer, "risk_horizon_years": self.risk_horizon_years}
+
+
+__all__ = ["RemnantFit", "RemnantModel", "default_cancer", "fit"]

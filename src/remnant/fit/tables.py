@@ -1,0 +1,382 @@
+"""Kernel tables: the likelihood face tabulated once per fit, evaluated per patient.
+
+A fit moves each patient's four *predictors* (docs/fit.md):
+
+* ``log mu``: log of the mean number of seeds asleep at surgery (the distant burden);
+* ``log res``: log of the margin's residual cells (the local burden);
+* ``log I0``: log of the baseline immunity (the class's kill and waking rates);
+* ``log a``: log of the clock speed of the patient's disease after surgery (``a = 2`` runs the
+  kernels twice as fast: ``Lambda(t) = mu K(a t)``);
+
+and one shared spread ``sigma`` of ``log I0`` around the patient's value (integrated by
+Gauss-Hermite quadrature). The kernels of :mod:`remnant.likelihood` depend on ``I0`` and ``t``
+only, so they are computed once for a grid of ``log2 I0`` (step ``1/4``) and ``t`` (step
+``dt`` days) and interpolated bilinearly; ``mu`` and ``res`` enter in closed form.
+
+For patient ``i``, lapse schedule ``s`` (weight ``w_s``) and quadrature node ``q``:
+``S_i(t) = sum_q w_q sum_s w_s exp(-mu_i kc_s(a_i t)) (1 - P_L,s(a_i t))`` and the densities of
+local and distant recurrence follow by differentiating in ``t`` (docs/fit.md, section 2).
+
+Units: days, cells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from remnant.likelihood import kernels as kn
+from remnant.likelihood.cohort import PatientArrays, seeds_dormant
+from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
+from remnant.likelihood.survival import class_kernels, class_setup
+from remnant.model.parameters import Mechanism
+
+LOG2_I0_MIN = -5.0  # I0 = 1/32: the table's weakest immunity
+LOG2_I0_STEP = 0.25
+LOG2_I0_MAX = 4.0  # never reached: the table stops above the immunity that clears every clone
+TABLE_YEARS = 80.0  # kernels beyond (a t > 80 years) are held at their last value
+TABLE_STEP_DAYS = 7.0
+FIT_DRAWS = 16  # lapse schedules (randomised QMC) while fitting
+# Immune changes (dip steps, lapse onsets) switch growth rates instantly, so each schedule's
+# detection rate jumps; a finite set of schedules then makes the likelihood step-wise in the
+# clock speed. The tabulated rates are smoothed with a Gaussian of this sd (days), i.e. every
+# immune change takes about a month, and the cumulative kernels re-integrated from them.
+SMOOTH_DAYS = 14.0
+N_TAB = 5  # tabulated quantities: kc, d kc/dt, rho, d rho/dt, q0
+T_KC, T_KCT, T_RHO, T_DRHO, T_Q0 = range(N_TAB)
+
+
+@dataclass(frozen=True)
+class KernelTable:
+    """Kernels of one cancer on a grid of grade x log2 I0 x schedule x time.
+
+    Attributes
+    ----------
+    cancer : str
+    grades : tuple of int
+        Grades tabulated (index ``g`` of ``values``).
+    log2_i0 : ndarray
+        Grid of ``log2 I0`` (uniform, step ``LOG2_I0_STEP``).
+    dt : float
+        Time step (days); the time grid is ``0, dt, 2 dt, ...``.
+    weights : ndarray
+        Schedule weights (sum 1).
+    values : ndarray, shape (n_grades, n_i0, n_schedules, N_TAB, n_times)
+    m_local : float
+        Detection size of the margin clone (cells).
+    """
+
+    cancer: str
+    grades: tuple[int, ...]
+    log2_i0: np.ndarray
+    dt: float
+    weights: np.ndarray
+    values: np.ndarray
+    m_local: float
+
+
+def build_table(
+    mech: Mechanism,
+    cancer: str,
+    grades: tuple[int, ...] = (2,),
+    *,
+    n_draws: int = FIT_DRAWS,
+    seed: int = 0,
+    dt: float = TABLE_STEP_DAYS,
+    years: float = TABLE_YEARS,
+) -> KernelTable:
+    """Tabulate the kernels of ``cancer`` under ``mech`` (about 0.02 s per grid node).
+
+    The ``I0`` grid runs upwards from ``2**LOG2_I0_MIN`` and stops at the first node whose
+    clones never reach detection within the table (immunity clears them); above it the last
+    node is used.
+    """
+    times = np.arange(0.0, years * 365.25 + dt, dt)
+    sch = lapse_schedules(
+        mech.lapse_rate_per_year, mech.lapse_days, float(times[-1]), lapse_uniforms(n_draws, seed)
+    )
+    n_s = len(sch.weights)
+    per_grade = []
+    n_i0 = 0
+    for grade in grades:
+        rows = []
+        x = LOG2_I0_MIN
+        while x <= LOG2_I0_MAX + 1e-9:
+            ck = class_kernels(mech, cancer, grade, 2.0**x, times, sch)
+            arr = np.empty((n_s, N_TAB, times.shape[0]))
+            arr[:, T_KC] = ck.kc
+            arr[:, T_KCT] = ck.kc_t
+            arr[:, T_RHO] = ck.rho
+            arr[:, T_DRHO] = ck.drho
+            arr[:, T_Q0] = ck.q0
+            _smooth(arr, dt)
+            rows.append(arr)
+            if ck.kc[:, -1].max() <= 0.0 and not ck.monotone:
+                break
+            x += LOG2_I0_STEP
+        per_grade.append(rows)
+        n_i0 = max(n_i0, len(rows))
+    values = np.empty((len(grades), n_i0, n_s, N_TAB, times.shape[0]))
+    for g, rows in enumerate(per_grade):
+        for j in range(n_i0):
+            values[g, j] = rows[min(j, len(rows) - 1)]
+    log2_i0 = LOG2_I0_MIN + LOG2_I0_STEP * np.arange(n_i0)
+    return KernelTable(
+        cancer=cancer,
+        grades=tuple(int(g) for g in grades),
+        log2_i0=log2_i0,
+        dt=float(dt),
+        weights=np.asarray(sch.weights, dtype=np.float64),
+        values=values,
+        m_local=float(mech.detection_cells_local),
+    )
+
+
+def _smooth(arr: np.ndarray, dt: float) -> None:
+    # rates smoothed in time, cumulative kernels re-integrated (trapezoid) so kc' = kc_t
+    from scipy.integrate import cumulative_trapezoid
+    from scipy.ndimage import gaussian_filter1d
+
+    if SMOOTH_DAYS <= 0:
+        return
+    for rate, cum in ((T_KCT, T_KC), (T_DRHO, T_RHO)):
+        sm = gaussian_filter1d(arr[:, rate], SMOOTH_DAYS / dt, axis=-1, mode="nearest")
+        arr[:, rate] = sm
+        arr[:, cum] = arr[:, cum, :1] + cumulative_trapezoid(sm, dx=dt, axis=-1, initial=0.0)
+
+
+def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
+    """Mean number of seeds asleep at surgery, ``mu_D``, per patient (docs/model.md, 1.2)."""
+    out = np.empty(len(pa))
+    keys = np.array([f"{c}|{g}|{i!r}" for c, g, i in zip(pa.cancer, pa.grade, pa.immunity)])
+    for key in np.unique(keys):
+        idx = np.flatnonzero(keys == key)
+        i = idx[0]
+        setup = class_setup(mech, str(pa.cancer[i]), int(pa.grade[i]), float(pa.immunity[i]))
+        sub = PatientArrays(
+            cancer=pa.cancer[idx],
+            size_mm=pa.size_mm[idx],
+            nodes=pa.nodes[idx],
+            grade=pa.grade[idx],
+            margin=pa.margin[idx],
+            immunity=pa.immunity[idx],
+            age=pa.age[idx],
+        )
+        n = len(idx)
+        out[idx] = seeds_dormant(sub, mech, np.full(n, setup.age_rate), np.full(n, setup.eps_pre))
+    return out
+
+
+def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for ``E[f(Z)]``, ``Z ~ N(0, 1)`` (weights sum to 1)."""
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+@njit(cache=True, inline="always")
+def _bil(
+    tab: np.ndarray,
+    g: int,
+    j: int,
+    s: int,
+    v: int,
+    k: int,
+    c00: float,
+    c01: float,
+    c10: float,
+    c11: float,
+) -> float:
+    return (
+        c00 * tab[g, j, s, v, k]
+        + c01 * tab[g, j, s, v, k + 1]
+        + c10 * tab[g, j + 1, s, v, k]
+        + c11 * tab[g, j + 1, s, v, k + 1]
+    )
+
+
+@njit(cache=True)
+def _one(
+    t: float,
+    lm: float,
+    lr: float,
+    li: float,
+    la: float,
+    sigma: float,
+    g: int,
+    gh_x: np.ndarray,
+    gh_w: np.ndarray,
+    tab: np.ndarray,
+    w: np.ndarray,
+    x0: float,
+    dx: float,
+    dt: float,
+    m_loc: float,
+) -> tuple[float, float, float]:
+    # (S_rec, local density, distant density) at t for one patient
+    n_i0 = tab.shape[1]
+    n_s = tab.shape[2]
+    n_t = tab.shape[4]
+    # clamp the predictors to where the model is meaningful (and the margin-clone sum stays
+    # short): clock speed within e^+-6, residual cells <= e^12, seeds <= e^30
+    la = min(max(la, -6.0), 6.0)
+    lr = min(lr, 12.0)
+    lm = min(lm, 30.0)
+    a = math.exp(la)
+    u = t * a / dt
+    k = int(math.floor(u))
+    if k >= n_t - 1:
+        k = n_t - 2
+        fu = 1.0
+    else:
+        fu = u - k
+    mu = math.exp(lm)
+    res = math.exp(lr)
+    s_tot = 0.0
+    f_loc = 0.0
+    f_dis = 0.0
+    for q in range(gh_x.shape[0]):
+        y = (li / math.log(2.0) + sigma / math.log(2.0) * gh_x[q] - x0) / dx
+        if y <= 0.0:
+            j = 0
+            fy = 0.0
+        elif y >= n_i0 - 1:
+            j = n_i0 - 2
+            fy = 1.0
+        else:
+            j = int(math.floor(y))
+            fy = y - j
+        c00 = (1.0 - fy) * (1.0 - fu)
+        c01 = (1.0 - fy) * fu
+        c10 = fy * (1.0 - fu)
+        c11 = fy * fu
+        wq = gh_w[q]
+        for s in range(n_s):
+            kc = _bil(tab, g, j, s, T_KC, k, c00, c01, c10, c11)
+            kct = _bil(tab, g, j, s, T_KCT, k, c00, c01, c10, c11)
+            rho = _bil(tab, g, j, s, T_RHO, k, c00, c01, c10, c11)
+            drho = _bil(tab, g, j, s, T_DRHO, k, c00, c01, c10, c11)
+            q0 = _bil(tab, g, j, s, T_Q0, k, c00, c01, c10, c11)
+            e = math.exp(-mu * kc)
+            if res > 0.0:
+                pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-rho))
+            else:
+                pl = 0.0
+                plr = 0.0
+            ww = wq * w[s]
+            s_tot += ww * e * (1.0 - pl)
+            f_dis += ww * e * mu * kct * a * (1.0 - pl)
+            f_loc += ww * e * plr * drho * a
+    return s_tot, f_loc, f_dis
+
+
+@njit(cache=True)
+def _log_term(
+    t: float,
+    ev: int,
+    lm: float,
+    lr: float,
+    li: float,
+    la: float,
+    sigma: float,
+    g: int,
+    gh_x: np.ndarray,
+    gh_w: np.ndarray,
+    tab: np.ndarray,
+    w: np.ndarray,
+    x0: float,
+    dx: float,
+    dt: float,
+    m_loc: float,
+) -> float:
+    s, fl, fd = _one(t, lm, lr, li, la, sigma, g, gh_x, gh_w, tab, w, x0, dx, dt, m_loc)
+    v = fl + fd if ev == 1 else s
+    return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
+
+
+@njit(cache=True)
+def log_terms(
+    t: np.ndarray,
+    ev: np.ndarray,
+    lm: np.ndarray,
+    lr: np.ndarray,
+    li: np.ndarray,
+    la: np.ndarray,
+    sigma: float,
+    gi: np.ndarray,
+    gh_x: np.ndarray,
+    gh_w: np.ndarray,
+    tab: np.ndarray,
+    w: np.ndarray,
+    x0: float,
+    dx: float,
+    dt: float,
+    m_loc: float,
+    h: float,
+    with_grad: bool,
+    out: np.ndarray,
+    grad: np.ndarray,
+) -> None:
+    """Per-patient log-likelihood terms and their derivatives in the five predictors.
+
+    ``out[i]`` is ``log f(t_i)`` for an event (``ev = 1``) or ``log S(t_i)``; ``grad[i]`` its
+    central differences (step ``h``) in ``log mu, log res, log I0, log a, sigma``.
+    """
+    for i in range(t.shape[0]):
+        x = np.array([lm[i], lr[i], li[i], la[i], sigma])
+        out[i] = _log_term(
+            t[i], ev[i], x[0], x[1], x[2], x[3], x[4], gi[i], gh_x, gh_w, tab, w, x0, dx, dt,
+            m_loc,
+        )
+        if not with_grad:
+            continue
+        for p in range(5):
+            if p == 4 and (sigma == 0.0 or gh_x.shape[0] == 1):
+                grad[i, p] = 0.0
+                continue
+            xp = x.copy()
+            xm = x.copy()
+            xp[p] += h
+            xm[p] -= h
+            lp = _log_term(
+                t[i], ev[i], xp[0], xp[1], xp[2], xp[3], xp[4], gi[i], gh_x, gh_w, tab, w, x0,
+                dx, dt, m_loc,
+            )
+            lq = _log_term(
+                t[i], ev[i], xm[0], xm[1], xm[2], xm[3], xm[4], gi[i], gh_x, gh_w, tab, w, x0,
+                dx, dt, m_loc,
+            )
+            grad[i, p] = (lp - lq) / (2.0 * h)
+
+
+@njit(cache=True)
+def curves(
+    times: np.ndarray,
+    lm: np.ndarray,
+    lr: np.ndarray,
+    li: np.ndarray,
+    la: np.ndarray,
+    sigma: float,
+    gi: np.ndarray,
+    gh_x: np.ndarray,
+    gh_w: np.ndarray,
+    tab: np.ndarray,
+    w: np.ndarray,
+    x0: float,
+    dx: float,
+    dt: float,
+    m_loc: float,
+    out: np.ndarray,
+) -> None:
+    """``out[i, k, :] = (S_rec, f_local, f_distant)`` of patient ``i`` at ``times[k]``."""
+    for i in range(lm.shape[0]):
+        for k in range(times.shape[0]):
+            s, fl, fd = _one(
+                times[k], lm[i], lr[i], li[i], la[i], sigma, gi[i], gh_x, gh_w, tab, w, x0, dx,
+                dt, m_loc,
+            )
+            out[i, k, 0] = s
+            out[i, k, 1] = fl
+            out[i, k, 2] = fd
