@@ -29,9 +29,9 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here so that each command module can import `app` from this package.
-    from remnant.cli import demo, evaluate, simulate
+    from remnant.cli import demo, evaluate, fit, simulate
 
-    for module in (simulate, evaluate, demo):
+    for module in (simulate, evaluate, fit, demo):
         module.register(app)
 
 

@@ -120,7 +120,9 @@ class ColumnLinks:
             for col in cols:
                 if col in seen:
                     raise RemnantInputError(
-                        f"{cause} columns", "each column in one cause group", col,
+                        f"{cause} columns",
+                        "each column in one cause group",
+                        col,
                         detail=f"already in {seen[col]}",
                     )
                 seen[col] = cause
@@ -281,14 +283,19 @@ class MechanismLinks:
         try:
             gi = np.array([lookup[int(g)] for g in pa.grade], dtype=np.int64)
         except KeyError as exc:
-            raise RemnantInputError("grade", f"a grade seen in the fit {self.grades_seen}",
-                                    exc.args[0]) from None
+            raise RemnantInputError(
+                "grade", f"a grade seen in the fit {self.grades_seen}", exc.args[0]
+            ) from None
         spread = 3 if self.fit_spread else None
         return Design(names, load, offset, gi, spread)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "cancer": self.cancer, "fit_spread": self.fit_spread,
-                "grades": list(self.grades_seen)}
+        return {
+            "kind": self.kind,
+            "cancer": self.cancer,
+            "fit_spread": self.fit_spread,
+            "grades": list(self.grades_seen),
+        }
 
 
 Links = ColumnLinks | MechanismLinks

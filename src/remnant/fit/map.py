@@ -198,7 +198,7 @@ def fit_map(
         theta, value, grad = trial, v_new, g_new
         hess = objective.hessian(theta)
     gmax = float(np.abs(grad).max()) / objective.time.shape[0]
-    at_bound = [n for n, v in zip(names, theta) if abs(v) >= BOUND - 1e-6]
+    at_bound = [n for n, v in zip(names, theta, strict=False) if abs(v) >= BOUND - 1e-6]
     if at_bound:
         problems.append(f"parameters at the bound |theta| = {BOUND}: {at_bound}")
     try:

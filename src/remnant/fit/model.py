@@ -69,7 +69,10 @@ class RemnantFit:
     def table(self) -> KernelTable:
         if self._table is None:
             self._table = build_table(
-                self.mechanism, self.links.cancer, self.links.grades(), n_draws=self.n_draws,
+                self.mechanism,
+                self.links.cancer,
+                self.links.grades(),
+                n_draws=self.n_draws,
                 seed=self.seed,
             )
         return self._table
@@ -86,9 +89,7 @@ class RemnantFit:
             index=pd.Index(self.result.names, name="parameter"),
         )
 
-    def curves(
-        self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None
-    ) -> np.ndarray:
+    def curves(self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None) -> np.ndarray:
         """``(S_rec, f_local, f_distant)`` per row of ``X`` and time, shape (n, n_times, 3)."""
         t = times_array(times)
         d = self.links.design(X)
@@ -98,9 +99,22 @@ class RemnantFit:
         tab = self.table
         out = np.zeros((len(X), t.shape[0], 3))
         curves(
-            t, eta[P_MU], eta[P_RES], eta[P_I0], eta[P_A], d.spread(th), d.grade_index, gx, gw,
-            tab.values, tab.weights, float(tab.log2_i0[0]),
-            float(tab.log2_i0[1] - tab.log2_i0[0]), tab.dt, tab.m_local, out,
+            t,
+            eta[P_MU],
+            eta[P_RES],
+            eta[P_I0],
+            eta[P_A],
+            d.spread(th),
+            d.grade_index,
+            gx,
+            gw,
+            tab.values,
+            tab.weights,
+            float(tab.log2_i0[0]),
+            float(tab.log2_i0[1] - tab.log2_i0[0]),
+            tab.dt,
+            tab.m_local,
+            out,
         )
         return out
 
@@ -155,8 +169,11 @@ class RemnantFit:
             links: Links
             if ld["kind"] == "columns":
                 links = ColumnLinks(
-                    ld["cancer"], {k: tuple(v) for k, v in ld["groups"].items()}, mech,
-                    dict(ld["means"]), dict(ld["scales"]),
+                    ld["cancer"],
+                    {k: tuple(v) for k, v in ld["groups"].items()},
+                    mech,
+                    dict(ld["means"]),
+                    dict(ld["scales"]),
                 )
             else:
                 links = MechanismLinks(
@@ -177,8 +194,9 @@ class RemnantFit:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RemnantInputError(source, "a complete remnant model file", str(exc)) from None
-        return cls(links, result, dict(data.get("data", {})), int(fit["lapse_draws"]),
-                   int(fit["seed"]))
+        return cls(
+            links, result, dict(data.get("data", {})), int(fit["lapse_draws"]), int(fit["seed"])
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> RemnantFit:
@@ -189,8 +207,9 @@ class RemnantFit:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RemnantInputError("--model", "a JSON model file", str(path),
-                                    detail=str(exc)) from None
+            raise RemnantInputError(
+                "--model", "a JSON model file", str(path), detail=str(exc)
+            ) from None
         return cls.from_dict(data, source=str(path))
 
 
@@ -263,12 +282,17 @@ def fit(
         X = data.X
         t, e = _check_outcome(data.time, data.event)
         grp = {
-            "stage": data.stage_cols, "removal": data.removal_cols, "immune": data.immune_cols,
+            "stage": data.stage_cols,
+            "removal": data.removal_cols,
+            "immune": data.immune_cols,
             "other": data.other_cols,
         }
         info = {
-            "name": data.name, "rows": len(X), "events": int(e.sum()),
-            "endpoint": data.endpoint, "provenance": data.provenance.as_dict(),
+            "name": data.name,
+            "rows": len(X),
+            "events": int(e.sum()),
+            "endpoint": data.endpoint,
+            "provenance": data.provenance.as_dict(),
         }
         cancer = cancer or default_cancer(data.name)
     else:
@@ -309,7 +333,9 @@ class RemnantModel(SurvivalModel):
     name = "remnant"
 
     def __init__(
-        self, cancer: str | None = None, seed: int = 0,
+        self,
+        cancer: str | None = None,
+        seed: int = 0,
         risk_horizon_years: float = RISK_HORIZON_YEARS,
     ) -> None:
         self.cancer = cancer

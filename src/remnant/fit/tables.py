@@ -151,7 +151,9 @@ def _smooth(arr: np.ndarray, dt: float) -> None:
 def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
     """Mean number of seeds asleep at surgery, ``mu_D``, per patient (docs/model.md, 1.2)."""
     out = np.empty(len(pa))
-    keys = np.array([f"{c}|{g}|{i!r}" for c, g, i in zip(pa.cancer, pa.grade, pa.immunity)])
+    keys = np.array(
+        [f"{c}|{g}|{i!r}" for c, g, i in zip(pa.cancer, pa.grade, pa.immunity, strict=False)]
+    )
     for key in np.unique(keys):
         idx = np.flatnonzero(keys == key)
         i = idx[0]
@@ -177,24 +179,14 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, inline="always")
-def _bil(
-    tab: np.ndarray,
-    g: int,
-    j: int,
-    s: int,
-    v: int,
-    k: int,
-    c00: float,
-    c01: float,
-    c10: float,
-    c11: float,
+def _interp(
+    tab: np.ndarray, g: int, rows: np.ndarray, wr: np.ndarray, s: int, v: int, k: int, fu: float
 ) -> float:
-    return (
-        c00 * tab[g, j, s, v, k]
-        + c01 * tab[g, j, s, v, k + 1]
-        + c10 * tab[g, j + 1, s, v, k]
-        + c11 * tab[g, j + 1, s, v, k + 1]
-    )
+    # Catmull-Rom in log2 I0 (C1: no kinks at the nodes), linear in time
+    acc = 0.0
+    for r in range(4):
+        acc += wr[r] * ((1.0 - fu) * tab[g, rows[r], s, v, k] + fu * tab[g, rows[r], s, v, k + 1])
+    return acc
 
 
 @njit(cache=True)
@@ -237,28 +229,28 @@ def _one(
     s_tot = 0.0
     f_loc = 0.0
     f_dis = 0.0
+    rows = np.empty(4, dtype=np.int64)
+    wr = np.empty(4)
     for q in range(gh_x.shape[0]):
         y = (li / math.log(2.0) + sigma / math.log(2.0) * gh_x[q] - x0) / dx
-        if y <= 0.0:
-            j = 0
-            fy = 0.0
-        elif y >= n_i0 - 1:
-            j = n_i0 - 2
-            fy = 1.0
-        else:
-            j = int(math.floor(y))
-            fy = y - j
-        c00 = (1.0 - fy) * (1.0 - fu)
-        c01 = (1.0 - fy) * fu
-        c10 = fy * (1.0 - fu)
-        c11 = fy * fu
+        y = min(max(y, 0.0), n_i0 - 1.0)
+        j = min(int(math.floor(y)), n_i0 - 2)
+        fy = y - j
+        for r in range(4):
+            rows[r] = min(max(j - 1 + r, 0), n_i0 - 1)
+        f2 = fy * fy
+        f3 = f2 * fy
+        wr[0] = 0.5 * (-f3 + 2.0 * f2 - fy)
+        wr[1] = 0.5 * (3.0 * f3 - 5.0 * f2 + 2.0)
+        wr[2] = 0.5 * (-3.0 * f3 + 4.0 * f2 + fy)
+        wr[3] = 0.5 * (f3 - f2)
         wq = gh_w[q]
         for s in range(n_s):
-            kc = _bil(tab, g, j, s, T_KC, k, c00, c01, c10, c11)
-            kct = _bil(tab, g, j, s, T_KCT, k, c00, c01, c10, c11)
-            rho = _bil(tab, g, j, s, T_RHO, k, c00, c01, c10, c11)
-            drho = _bil(tab, g, j, s, T_DRHO, k, c00, c01, c10, c11)
-            q0 = _bil(tab, g, j, s, T_Q0, k, c00, c01, c10, c11)
+            kc = max(_interp(tab, g, rows, wr, s, T_KC, k, fu), 0.0)
+            kct = max(_interp(tab, g, rows, wr, s, T_KCT, k, fu), 0.0)
+            rho = _interp(tab, g, rows, wr, s, T_RHO, k, fu)
+            drho = max(_interp(tab, g, rows, wr, s, T_DRHO, k, fu), 0.0)
+            q0 = min(max(_interp(tab, g, rows, wr, s, T_Q0, k, fu), 0.0), 1.0)
             e = math.exp(-mu * kc)
             if res > 0.0:
                 pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-rho))
@@ -327,7 +319,21 @@ def log_terms(
     for i in range(t.shape[0]):
         x = np.array([lm[i], lr[i], li[i], la[i], sigma])
         out[i] = _log_term(
-            t[i], ev[i], x[0], x[1], x[2], x[3], x[4], gi[i], gh_x, gh_w, tab, w, x0, dx, dt,
+            t[i],
+            ev[i],
+            x[0],
+            x[1],
+            x[2],
+            x[3],
+            x[4],
+            gi[i],
+            gh_x,
+            gh_w,
+            tab,
+            w,
+            x0,
+            dx,
+            dt,
             m_loc,
         )
         if not with_grad:
@@ -341,12 +347,40 @@ def log_terms(
             xp[p] += h
             xm[p] -= h
             lp = _log_term(
-                t[i], ev[i], xp[0], xp[1], xp[2], xp[3], xp[4], gi[i], gh_x, gh_w, tab, w, x0,
-                dx, dt, m_loc,
+                t[i],
+                ev[i],
+                xp[0],
+                xp[1],
+                xp[2],
+                xp[3],
+                xp[4],
+                gi[i],
+                gh_x,
+                gh_w,
+                tab,
+                w,
+                x0,
+                dx,
+                dt,
+                m_loc,
             )
             lq = _log_term(
-                t[i], ev[i], xm[0], xm[1], xm[2], xm[3], xm[4], gi[i], gh_x, gh_w, tab, w, x0,
-                dx, dt, m_loc,
+                t[i],
+                ev[i],
+                xm[0],
+                xm[1],
+                xm[2],
+                xm[3],
+                xm[4],
+                gi[i],
+                gh_x,
+                gh_w,
+                tab,
+                w,
+                x0,
+                dx,
+                dt,
+                m_loc,
             )
             grad[i, p] = (lp - lq) / (2.0 * h)
 
@@ -374,8 +408,21 @@ def curves(
     for i in range(lm.shape[0]):
         for k in range(times.shape[0]):
             s, fl, fd = _one(
-                times[k], lm[i], lr[i], li[i], la[i], sigma, gi[i], gh_x, gh_w, tab, w, x0, dx,
-                dt, m_loc,
+                times[k],
+                lm[i],
+                lr[i],
+                li[i],
+                la[i],
+                sigma,
+                gi[i],
+                gh_x,
+                gh_w,
+                tab,
+                w,
+                x0,
+                dx,
+                dt,
+                m_loc,
             )
             out[i, k, 0] = s
             out[i, k, 1] = fl

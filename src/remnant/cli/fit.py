@@ -1,0 +1,167 @@
+"""``remnant fit``: fit the three-cause model to a cohort and write it as JSON."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remnant.cli.evaluate import _check_outputs, _cohort_line, _Sources, _split
+from remnant.data import MISSING_OPTIONS, TIME_UNITS, list_cohorts
+from remnant.errors import ConvergenceError, RemnantInputError
+from remnant.model.parameters import CANCERS
+
+_HELP = (
+    "Fit the three-cause model (stage, removal, immunity) to a cohort by maximum a posteriori "
+    "with Laplace intervals; write the parameters, intervals and data provenance as JSON."
+)
+
+
+def fit_command(
+    data: Annotated[str, typer.Option("--data", help="Cohort: NAME or FILE.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the fitted model (JSON) here.")],
+    cancer: Annotated[
+        str | None, typer.Option("--cancer", help="Kinetics: colon or breast (default by cohort).")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write the cause effects (CSV and PNG) to this directory."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the lapse schedules.")] = 0,
+    time_col: Annotated[
+        str | None, typer.Option("--time-col", help="Time column of a file.")
+    ] = None,
+    event_col: Annotated[
+        str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")
+    ] = None,
+    time_unit: Annotated[
+        str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
+    ] = "days",
+    stage_cols: Annotated[str | None, typer.Option("--stage-cols", help="Stage columns.")] = None,
+    removal_cols: Annotated[
+        str | None, typer.Option("--removal-cols", help="Removal columns.")
+    ] = None,
+    immune_cols: Annotated[
+        str | None, typer.Option("--immune-cols", help="Immune columns.")
+    ] = None,
+    other_cols: Annotated[str | None, typer.Option("--other-cols", help="Other columns.")] = None,
+    covariates: Annotated[
+        str | None, typer.Option("--covariates", help="Use only these columns of a bundled cohort.")
+    ] = None,
+    missing: Annotated[
+        str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
+    ] = "drop",
+) -> None:
+    """Fit the model and write it."""
+    if cancer is not None and cancer not in CANCERS:
+        raise RemnantInputError("--cancer", "one of " + ", ".join(CANCERS), cancer)
+    if time_unit not in TIME_UNITS:
+        raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
+    if missing not in MISSING_OPTIONS:
+        raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
+    if out.suffix.lower() != ".json":
+        raise RemnantInputError("--out", "a .json file path", str(out))
+    _check_outputs(out, None)
+    if report is not None and report.exists() and not report.is_dir():
+        raise RemnantInputError("--report", "a directory", str(report), detail="is a file")
+    file_flags = [
+        f
+        for f, v in (
+            ("--time-col", time_col),
+            ("--event-col", event_col),
+            ("--stage-cols", stage_cols),
+            ("--removal-cols", removal_cols),
+            ("--immune-cols", immune_cols),
+            ("--other-cols", other_cols),
+        )
+        if v
+    ]
+    if file_flags and data in list_cohorts():
+        raise RemnantInputError(
+            file_flags[0],
+            "only with a .csv/.parquet file",
+            None,
+            detail="bundled cohorts define their own columns",
+        )
+    sources = _Sources(
+        time_col=time_col,
+        event_col=event_col,
+        time_unit=time_unit,
+        groups={
+            "stage": _split(stage_cols),
+            "removal": _split(removal_cols),
+            "immune": _split(immune_cols),
+            "other": _split(other_cols),
+        },
+        covariates=_split(covariates) or None,
+        missing=missing,
+    )
+    cohort = sources.load(data, "--data")
+    con = Console(highlight=False, width=max(Console().width, 110))
+    con.print(_cohort_line("", cohort))
+    if not cohort.covariates:
+        raise RemnantInputError("--data", "a cohort with at least one covariate column", data)
+
+    from remnant.fit.model import fit
+    from remnant.fit.report import effects, plot_effects
+
+    err = Console(stderr=True)
+    show = sys.stderr.isatty()
+
+    def progress(it: int, value: float) -> None:
+        if show and it % 10 == 0:
+            err.print(f"iteration {it}: -log posterior per patient {value:.5f}", end="\r")
+
+    try:
+        fitted = fit(cohort, cancer=cancer, seed=seed, callback=progress)
+    except ConvergenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    fitted.save(out)
+    r = fitted.result
+    con.print(
+        f"fitted in {r.seconds:.1f} s ({r.iterations} iterations); log-likelihood "
+        f"{r.log_likelihood:.2f}; kinetics {fitted.links.cancer}"
+    )
+    table = Table(title="parameters (log scale, 95% Laplace intervals)")
+    for col in ("parameter", "estimate", "se", "lower", "upper"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for name, row in fitted.parameters().iterrows():
+        table.add_row(str(name), *(f"{row[c]:.3f}" for c in ("estimate", "se", "lower", "upper")))
+    con.print(table)
+    con.print(f"wrote {out}")
+    if report is not None:
+        from remnant.yardstick.output import write_text_atomic
+
+        report.mkdir(parents=True, exist_ok=True)
+        eff = effects(fitted)
+        csv = report / f"{cohort.name}-effects.csv"
+        write_text_atomic(csv, eff.to_csv(index=False, float_format="%.4f"))
+        png = plot_effects(
+            eff,
+            report / f"{cohort.name}-effects.png",
+            title=f"{cohort.name}: effects per SD on the causes' parameters",
+        )
+        et = Table(title="cause effects: multiplier per SD of the column (95% interval)")
+        for col in ("cause", "column", "moves", "multiplier", "interval"):
+            et.add_column(col)
+        for _, e in eff.iterrows():
+            et.add_row(
+                e["cause"],
+                e["column"],
+                e["moves"],
+                f"{e['multiplier']:.3f}",
+                f"{e['lower']:.3f}-{e['upper']:.3f}",
+            )
+        con.print(et)
+        con.print(f"wrote {csv}")
+        con.print(f"wrote {png}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fit`` command to the application."""
+    app.command("fit", help=_HELP)(fit_command)
