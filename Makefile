@@ -22,9 +22,12 @@ test: $(STAMP)
 
 verify: $(STAMP)
 	$(BIN)/python -m remnant.verification --out-dir docs/verification
+	$(BIN)/python -m remnant.fit.recovery --seeds 20 > docs/fit_recovery.txt.tmp
+	mv docs/fit_recovery.txt.tmp docs/fit_recovery.txt
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/fit.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -1,27 +1,30 @@
-"""Covariate links: from a patient's columns to the four predictors of the kernel table.
+"""Covariate links: from a patient's columns to the predictors of the kernel table.
 
 Two kinds of link (docs/fit.md, section 3):
 
 * **columns** (any cohort or user file): each cause group's standardised columns feed a
-  log-linear link of that cause's parameter, around a reference patient of the cancer (stage
+  log-linear link of that cause's parameters, around a reference patient of the cancer (stage
   II, R0, intermediate immunity):
 
-  - ``stage`` columns -> ``log mu`` (seeds shed before surgery) and ``log a`` (clock speed:
-    a faster doubling time is the grade link ``grade -> Td`` generalised);
+  - ``stage`` columns -> ``log mu`` (seeds shed before surgery) and ``log I0`` (a larger,
+    more advanced tumour has escaped immunity: it moves the timing as well as the number);
   - ``removal`` columns -> ``log res`` (residual cells at the margin);
   - ``immune`` columns -> ``log I0`` (baseline immunity; positive = stronger immunity);
   - ``other`` columns (treatment, age, ...) -> ``log mu`` and ``log res`` with one
-    coefficient (a treatment kills a fraction of every residual cell) and ``log a``;
+    coefficient (a treatment kills a fraction of every residual cell) and ``log I0``;
 
-  plus intercepts ``burden`` (``log mu``), ``tempo`` (``log a``), ``residual`` (``log res``,
-  only when removal columns exist) and the spread of ``log I0`` between patients
-  (``immune_spread``, log of its standard deviation).
+  plus the intercepts ``burden`` (``log mu``), ``residual`` (``log res``, only when removal
+  columns exist) and the spread of ``log I0`` between patients (``immune_spread``, the log of
+  its standard deviation; heterogeneity of immunity that no column explains).
 
 * **mechanism** (patients described by the model's own fields): ``mu`` from size and nodes
   through the seeding law, ``res`` from the margin, ``I0`` from the immunity, the grade's
   doubling time from its own kernel table; the fit estimates the log multipliers of the
-  seeding coefficient (``burden``), of the residual cells (``residual``) and of the clock
-  (``tempo``).
+  seeding coefficient (``burden``), of the residual cells (``residual``) and of every
+  patient's immunity (``immunity``).
+
+The clock-speed predictor ``log a`` of the kernel table stays at 0 (the kinetics of the
+mechanism): with finitely many lapse schedules the likelihood is rough along a time rescaling.
 
 Every parameter has a normal prior (mean, sd) on its log scale: weakly informative, centred on
 the defaults of :class:`remnant.model.Mechanism` (anchors in docs/parameters.md).
@@ -50,10 +53,9 @@ P_MU, P_RES, P_I0, P_A = range(4)
 # about a decade). Coefficients are per standard deviation of their column: a hazard ratio
 # of e^2 per sd is already extreme (Royston & Altman 2013 report <= 1.9 per category).
 PRIOR_INTERCEPT = (0.0, 2.0)
-PRIOR_TEMPO = (0.0, 1.0)
+PRIOR_IMMUNITY = (0.0, 1.0)  # log multiplier of every patient's measured immunity
 PRIOR_SPREAD = (math.log(0.5), 1.0)  # sd of log I0 between patients
 PRIOR_COEF = (0.0, 1.0)
-PRIOR_TEMPO_COEF = (0.0, 0.5)
 PRIOR_IMMUNE_COEF = (0.0, 0.5)
 
 
@@ -87,6 +89,21 @@ class Design:
     def spread(self, theta: np.ndarray) -> float:
         """Standard deviation of ``log I0`` between patients (0 without spread)."""
         return 0.0 if self.spread_index is None else float(math.exp(theta[self.spread_index]))
+
+
+# Columns whose link shape the mechanism fixes (docs/fit.md, 3.1): the seeding rate grows as
+# (1 + nodes)^0.55 and as N_s^(2/3) with N_s proportional to size^3, so log mu is linear in
+# log(1 + nodes) and in log(size).
+TRANSFORMS = {"nodes": "log1p", "size_mm": "log"}
+
+
+def _transformed(col: str, x: np.ndarray) -> np.ndarray:
+    kind = TRANSFORMS.get(col)
+    if kind == "log1p":
+        return np.log1p(np.clip(x, 0.0, None))
+    if kind == "log":
+        return np.log(np.clip(x, 1e-3, None))
+    return x
 
 
 @dataclass
@@ -134,7 +151,7 @@ class ColumnLinks:
     def standardise(self, X: pd.DataFrame) -> None:
         """Remember each column's mean and standard deviation (constant columns: sd 1)."""
         for col in self.columns:
-            x = X[col].to_numpy(dtype=float)
+            x = _transformed(col, X[col].to_numpy(dtype=float))
             sd = float(x.std())
             self.means[col] = float(x.mean())
             self.scales[col] = sd if sd > 0 else 1.0
@@ -154,7 +171,6 @@ class ColumnLinks:
     def priors(self) -> tuple[np.ndarray, np.ndarray]:
         table = {
             "burden": PRIOR_INTERCEPT,
-            "tempo": PRIOR_TEMPO,
             "immune_spread": PRIOR_SPREAD,
             "residual": PRIOR_INTERCEPT,
         }
@@ -193,7 +209,8 @@ class ColumnLinks:
             load[P_RES, :, pos["residual"]] = 1.0
         for cause in CAUSES:
             for col in self.groups[cause]:
-                z = (X[col].to_numpy(dtype=float) - self.means[col]) / self.scales[col]
+                x = _transformed(col, X[col].to_numpy(dtype=float))
+                z = (x - self.means[col]) / self.scales[col]
                 if not np.isfinite(z).all():
                     raise RemnantInputError(col, "finite numbers (no missing values)", "NaN")
                 key = f"{cause}:{col}"
@@ -244,14 +261,14 @@ class MechanismLinks:
     kind: str = "mechanism"
 
     def names(self) -> tuple[str, ...]:
-        out = ("burden", "residual", "tempo")
+        out = ("burden", "residual", "immunity")
         return out + ("immune_spread",) if self.fit_spread else out
 
     def priors(self) -> tuple[np.ndarray, np.ndarray]:
         table = {
             "burden": PRIOR_INTERCEPT,
             "residual": PRIOR_INTERCEPT,
-            "tempo": PRIOR_TEMPO,
+            "immunity": PRIOR_IMMUNITY,
             "immune_spread": PRIOR_SPREAD,
         }
         pairs = [table[n] for n in self.names()]
@@ -273,7 +290,7 @@ class MechanismLinks:
         load = np.zeros((4, n, len(names)))
         load[P_MU, :, 0] = 1.0
         load[P_RES, :, 1] = 1.0
-        load[P_A, :, 2] = 1.0
+        load[P_I0, :, 2] = 1.0
         offset = np.zeros((4, n))
         offset[P_MU] = np.log(dormant_seeds(pa, self.mechanism))
         res = np.array([self.mechanism.residual_cells[str(m)] for m in pa.margin])

@@ -1,0 +1,219 @@
+"""`remnant.fit`: save/load, the shape of predicted survival, recovering a stage effect,
+bad input, and the yardstick's "remnant" model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from remnant.data import load_cohort
+from remnant.errors import RemnantInputError
+from remnant.fit.model import RemnantFit, fit
+from remnant.yardstick.registry import make_model
+
+COLUMNS = ["stage", "other"]
+GROUPS = {"stage": ["stage"], "other": ["other"]}
+EPS = 1e-12  # rounding slack: S(0) comes out as 1 + O(1e-16)
+TIMES = np.array([0.0, 30.0, 180.0, 365.25, 730.5, 1461.0, 2191.5, 3652.5, 7305.0])
+
+
+def synthetic(n: int, seed: int, beta: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Covariates (``stage`` raises the hazard by exp(beta) per SD; ``other`` is noise),
+    times in days and 0/1 events."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"stage": rng.normal(0.0, 1.0, n), "other": rng.normal(0.0, 1.0, n)})
+    rate = np.exp(beta * X["stage"].to_numpy()) / 1500.0
+    event_time = rng.exponential(1.0 / rate)
+    censor = rng.uniform(365.0, 3650.0, n)
+    time = np.minimum(event_time, censor)
+    event = (event_time <= censor).astype(int)
+    return X, time, event
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    return synthetic(600, seed=11, beta=1.0)
+
+
+@pytest.fixture(scope="module")
+def fitted(data: tuple[pd.DataFrame, np.ndarray, np.ndarray]) -> RemnantFit:
+    X, time, event = data
+    return fit(X, time, event, groups=GROUPS, seed=0)
+
+
+@pytest.fixture
+def new_patients() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"stage": [-2.0, -0.5, 0.0, 1.0, 2.5], "other": [0.3, -1.0, 0.0, 2.0, -0.2]},
+        index=[f"p{i}" for i in range(5)],
+    )
+
+
+# (a) save / load -------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(
+    fitted: RemnantFit, new_patients: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = fitted.save(tmp_path / "model.json")
+    loaded = RemnantFit.load(path)
+    pd.testing.assert_frame_equal(loaded.parameters(), fitted.parameters(), rtol=0, atol=0)
+    pd.testing.assert_frame_equal(
+        loaded.survival(new_patients, TIMES), fitted.survival(new_patients, TIMES), rtol=0, atol=0
+    )
+    assert loaded.to_dict()["theta"] == fitted.to_dict()["theta"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_from_dict_of_to_dict_round_trip(fitted: RemnantFit, new_patients: pd.DataFrame) -> None:
+    again = RemnantFit.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    np.testing.assert_array_equal(
+        again.curves(new_patients, TIMES), fitted.curves(new_patients, TIMES)
+    )
+
+
+# (b) survival predictions ------------------------------------------------------------------
+
+
+def test_survival_is_a_survival_curve(fitted: RemnantFit, new_patients: pd.DataFrame) -> None:
+    s = fitted.survival(new_patients, TIMES)
+    assert list(s.columns) == list(new_patients.index)
+    np.testing.assert_array_equal(s.index.to_numpy(), TIMES)
+    v = s.to_numpy()
+    assert np.isfinite(v).all()
+    assert (v >= 0.0).all() and (v <= 1.0 + EPS).all()
+    np.testing.assert_allclose(v[0], 1.0, rtol=0, atol=1e-9)
+    assert (np.diff(v, axis=0) <= 1e-12).all(), "survival must not increase with time"
+    assert v[-1].max() < 1.0, "some recurrence by 20 years"
+
+
+def test_survival_on_a_fine_grid_is_non_increasing(
+    fitted: RemnantFit, data: tuple[pd.DataFrame, np.ndarray, np.ndarray]
+) -> None:
+    X = data[0].iloc[:40]
+    grid = np.linspace(0.0, 3652.5, 201)
+    v = fitted.survival(X, grid).to_numpy()
+    assert (v >= 0.0).all() and (v <= 1.0 + EPS).all()
+    np.testing.assert_allclose(v[0], 1.0, rtol=0, atol=1e-9)
+    assert (np.diff(v, axis=0) <= 1e-12).all()
+
+
+def test_curves_shape(fitted: RemnantFit, new_patients: pd.DataFrame) -> None:
+    c = fitted.curves(new_patients, TIMES)
+    assert c.shape == (len(new_patients), len(TIMES), 3)
+    np.testing.assert_array_equal(c[:, :, 0].T, fitted.survival(new_patients, TIMES).to_numpy())
+
+
+# (c) recovering the effect -----------------------------------------------------------------
+
+
+def test_stage_effect_is_positive_and_significant(fitted: RemnantFit) -> None:
+    p = fitted.parameters()
+    assert {"stage:stage", "other:other"} <= set(p.index)
+    row = p.loc["stage:stage"]
+    assert row["estimate"] > 0.0
+    assert row["lower"] > 0.0, p
+    assert row["lower"] < row["estimate"] < row["upper"]
+    assert (p["se"] > 0).all() and np.isfinite(p.to_numpy()).all()
+
+
+def test_higher_stage_means_lower_survival(fitted: RemnantFit) -> None:
+    X = pd.DataFrame({"stage": [-1.5, 0.0, 1.5], "other": [0.0, 0.0, 0.0]})
+    s5 = fitted.survival(X, [5 * 365.25]).to_numpy()[0]
+    assert s5[0] > s5[1] > s5[2], s5
+
+
+# (d) bad model files -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        [],
+        {},
+        {"format": "remnant-fit/0"},
+        {"format": "remnant-fit/1"},
+        {"format": "remnant-fit/1", "mechanism": {}, "links": {"kind": "columns"}},
+    ],
+    ids=["none", "list", "empty", "old-format", "format-only", "partial"],
+)
+def test_from_dict_rejects_bad_data(bad: object) -> None:
+    with pytest.raises(RemnantInputError):
+        RemnantFit.from_dict(bad)  # type: ignore[arg-type]
+
+
+def test_from_dict_rejects_a_truncated_model(fitted: RemnantFit) -> None:
+    d = fitted.to_dict()
+    del d["fit"]
+    with pytest.raises(RemnantInputError):
+        RemnantFit.from_dict(d)
+
+
+@pytest.mark.parametrize(
+    "content", [None, "not json {", "[1, 2, 3]", '{"format": "something-else"}'],
+    ids=["absent", "garbage", "list", "wrong-format"],
+)  # fmt: skip
+def test_load_rejects_bad_files(content: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(RemnantInputError) as info:
+        RemnantFit.load(path)
+    assert isinstance(info.value, ValueError)
+    assert info.value.field
+
+
+def test_load_rejects_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(RemnantInputError):
+        RemnantFit.load(tmp_path)
+
+
+# (e) bad data ------------------------------------------------------------------------------
+
+
+def test_no_events_is_rejected(data: tuple[pd.DataFrame, np.ndarray, np.ndarray]) -> None:
+    X, time, _ = data
+    with pytest.raises(RemnantInputError) as info:
+        fit(X, time, np.zeros(len(X), dtype=int), groups=GROUPS)
+    assert info.value.field == "event"
+
+
+def test_other_bad_outcomes_are_rejected(
+    data: tuple[pd.DataFrame, np.ndarray, np.ndarray],
+) -> None:
+    X, time, event = data
+    with pytest.raises(RemnantInputError):
+        fit(X, time, event * 2, groups=GROUPS)
+    with pytest.raises(RemnantInputError):
+        fit(X, -time, event, groups=GROUPS)
+    with pytest.raises(RemnantInputError):
+        fit(X, time[:-1], event[:-1], groups=GROUPS)
+    with pytest.raises(RemnantInputError):
+        fit(X, None, event, groups=GROUPS)
+    with pytest.raises(RemnantInputError):
+        fit(X, time, event, groups=GROUPS, cancer="lung")
+    with pytest.raises(RemnantInputError):
+        fit(X, time, event, groups=GROUPS, links="neither")
+
+
+# (f) the yardstick's model -----------------------------------------------------------------
+
+
+def test_yardstick_remnant_model_on_ovarian() -> None:
+    cohort = load_cohort("ovarian")
+    model = make_model("remnant").fit(cohort)
+    risk = np.asarray(model.risk_score(cohort))
+    assert risk.shape == (cohort.n,)
+    assert np.isfinite(risk).all()
+    s = model.predict_survival(cohort, [0.0, 365.25, 1826.25])
+    assert s.shape == (3, cohort.n)
+    v = s.to_numpy()
+    assert ((v >= 0) & (v <= 1.0 + EPS)).all()
+    np.testing.assert_allclose(v[0], 1.0, rtol=0, atol=1e-9)
+    # risk is -log S(5 years): higher risk means lower survival at 5 years
+    np.testing.assert_allclose(risk, -np.log(np.clip(v[2], 1e-300, 1.0)), rtol=1e-9)
