@@ -87,8 +87,19 @@ def test_missing_time_column_error_names_the_flag_or_column(
 ) -> None:
     out = tmp_path / "model.json"
     code = main(
-        ["fit", "--data", str(csv_file), "--time-col", "days", "--event-col", "event",
-         "--stage-cols", "stage", "--out", str(out)]  # fmt: skip
+        [
+            "fit",
+            "--data",
+            str(csv_file),
+            "--time-col",
+            "days",
+            "--event-col",
+            "event",
+            "--stage-cols",
+            "stage",
+            "--out",
+            str(out),
+        ]
     )
     captured = capsys.readouterr()
     assert code == 2
@@ -115,11 +126,6 @@ def test_bad_out_path(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src/remnant/cli/fit.py:68 reuses evaluate's _check_outputs, whose error names "
-    "--json instead of --out for a path in a missing directory",
-)
 def test_out_in_missing_directory_names_out_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -75,8 +75,10 @@ def test_engine_size_law_matches_reference(n0: int, b: float, d: float, tau: flo
     assert p > ALPHA
 
 
-@pytest.mark.parametrize(("b", "d", "tau"), [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0),
-                                             (0.12, 0.14, 40.0), (0.12, 0.0769, 200.0)])
+@pytest.mark.parametrize(
+    ("b", "d", "tau"),
+    [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0), (0.12, 0.14, 40.0), (0.12, 0.0769, 200.0)],
+)
 def test_engine_one_cell_law_is_kendall(b: float, d: float, tau: float) -> None:
     # includes r tau > 20, where the engine cuts the interval into pieces
     sizes = engine_sizes(1, b, d, tau, 105)
@@ -84,8 +86,9 @@ def test_engine_one_cell_law_is_kendall(b: float, d: float, tau: float) -> None:
     assert p > ALPHA
 
 
-@pytest.mark.parametrize(("b", "d", "tau"), [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0),
-                                             (0.12, 0.14, 40.0)])
+@pytest.mark.parametrize(
+    ("b", "d", "tau"), [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0), (0.12, 0.14, 40.0)]
+)
 @pytest.mark.parametrize("n0", [1, 5])
 def test_closed_forms_match_reference(n0: int, b: float, d: float, tau: float) -> None:
     # remnant.model.mechanisms' p0 and beta, checked against event-by-event clones
@@ -99,8 +102,11 @@ def test_closed_forms_match_reference(n0: int, b: float, d: float, tau: float) -
         assert p > ALPHA
 
 
-@pytest.mark.parametrize(("n0", "d", "switch", "detect", "phase"), HITTING_CONFIGS,
-                         ids=["n0=1-one-phase", "n0=5-phases-30d", "n0=1-switch-100-phases-14d"])
+@pytest.mark.parametrize(
+    ("n0", "d", "switch", "detect", "phase"),
+    HITTING_CONFIGS,
+    ids=["n0=1-one-phase", "n0=5-phases-30d", "n0=1-switch-100-phases-14d"],
+)
 def test_time_to_detection_matches_reference(
     n0: int, d: float, switch: float, detect: float, phase: float
 ) -> None:

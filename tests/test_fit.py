@@ -118,6 +118,7 @@ def test_stage_effect_is_positive_and_significant(fitted: RemnantFit) -> None:
     assert row["estimate"] > 0.0
     assert row["lower"] > 0.0, p
     assert row["lower"] < row["estimate"] < row["upper"]
+    assert row["estimate"] / row["se"] > 5.0, "a strong effect, far from noise"
     assert (p["se"] > 0).all() and np.isfinite(p.to_numpy()).all()
 
 

@@ -35,9 +35,22 @@ def _curves(tab, pa, mech, times, la=0.0):
     gx, gw = gauss_hermite(1)
     out = np.zeros((n, len(times), 3))
     curves(
-        times, np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), np.full(n, la), 0.0,
-        np.zeros(n, dtype=np.int64), gx, gw, tab.values, tab.weights, float(tab.log2_i0[0]),
-        float(tab.log2_i0[1] - tab.log2_i0[0]), tab.dt, tab.m_local, out,
+        times,
+        np.log(dormant_seeds(pa, mech)),
+        lr,
+        np.log(pa.immunity),
+        np.full(n, la),
+        0.0,
+        np.zeros(n, dtype=np.int64),
+        gx,
+        gw,
+        tab.values,
+        tab.weights,
+        float(tab.log2_i0[0]),
+        float(tab.log2_i0[1] - tab.log2_i0[0]),
+        tab.dt,
+        tab.m_local,
+        out,
     )
     return out
 

@@ -35,9 +35,15 @@ def test_bad_sizes_are_refused_with_the_field_named(value: object) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"margin": "R9"}, "margin"), ({"grade": 4}, "grade"), ({"nodes": -1}, "nodes"),
-     ({"nodes": 2.5}, "nodes"), ({"cancer": "lung"}, "cancer"), ({"immunity": 0.0}, "immunity"),
-     ({"age": 150}, "age")],
+    [
+        ({"margin": "R9"}, "margin"),
+        ({"grade": 4}, "grade"),
+        ({"nodes": -1}, "nodes"),
+        ({"nodes": 2.5}, "nodes"),
+        ({"cancer": "lung"}, "cancer"),
+        ({"immunity": 0.0}, "immunity"),
+        ({"age": 150}, "age"),
+    ],
 )
 def test_patient_validation(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(RemnantInputError, match=field):
@@ -46,9 +52,13 @@ def test_patient_validation(kwargs: dict[str, object], field: str) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"kill_rate": -1.0}, "kill_rate"), ({"birth_rate": 0.01}, "birth_rate"),
-     ({"dip_depth": 1.5}, "dip_depth"), ({"switch_cells": 1.0}, "switch_cells"),
-     ({"residual_cells": {"R0": 1.0}}, "residual_cells")],
+    [
+        ({"kill_rate": -1.0}, "kill_rate"),
+        ({"birth_rate": 0.01}, "birth_rate"),
+        ({"dip_depth": 1.5}, "dip_depth"),
+        ({"switch_cells": 1.0}, "switch_cells"),
+        ({"residual_cells": {"R0": 1.0}}, "residual_cells"),
+    ],
 )
 def test_mechanism_validation(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(RemnantInputError, match=field):

@@ -74,8 +74,9 @@ def test_mean_size_is_exponential(n0: int, b: float, d: float, tau: float) -> No
     assert p > ALPHA
 
 
-@pytest.mark.parametrize(("b", "d", "tau"), [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0),
-                                             (0.12, 0.14, 40.0)])
+@pytest.mark.parametrize(
+    ("b", "d", "tau"), [(0.12, 0.0969, 60.0), (0.12, 0.12, 40.0), (0.12, 0.14, 40.0)]
+)
 def test_one_cell_size_law_is_kendall(b: float, d: float, tau: float) -> None:
     sizes, _ = gillespie_clone(1, b, d, tau, 11, replicates=20_000)
     _, p = chi2_goodness(np.asarray(sizes), bd_pmf_one_cell(b, d, tau))
@@ -115,8 +116,12 @@ def histories() -> pd.DataFrame:
 def test_seed_counts_are_poisson(histories: pd.DataFrame, column: str) -> None:
     # mu = nu N_s^g / (g r_p) lodged; mu_D asleep, mu_W woken at surgery (docs/model.md 1.1-2)
     s = derive(PATIENT, reduced_mechanism()).seeds
-    mean = {"lodged": s.total, "asleep": s.dormant, "woken": s.woken,
-            "died": s.total - s.dormant - s.woken}[column]
+    mean = {
+        "lodged": s.total,
+        "asleep": s.dormant,
+        "woken": s.woken,
+        "died": s.total - s.dormant - s.woken,
+    }[column]
     x = histories[column].to_numpy()
     _, p = z_mean(x, mean, mean)
     assert p > ALPHA, (x.mean(), mean)
@@ -139,17 +144,19 @@ def test_asleep_seeds_independent_of_m0(histories: pd.DataFrame) -> None:
 
 def no_seeds(**overrides: float) -> Mechanism:
     # seeding this small lodges no seed in practice (mean ~1e-20 per patient)
-    return reduced_mechanism(
-        seeding_coefficient={"colon": 1e-30, "breast": 1e-30}, **overrides
-    )
+    return reduced_mechanism(seeding_coefficient={"colon": 1e-30, "breast": 1e-30}, **overrides)
 
 
 def test_margin_clone_recurs_unless_every_lineage_dies() -> None:
     # Constant immunity: each of Poisson(rho) residual cells founds a lineage that escapes
     # extinction with probability 1 - d/b, so P(local recurrence) = 1 - exp(-rho (1 - d/b)).
     mech = no_seeds(
-        dip_steps=0, lapse_rate_per_year=0.0, mortality_a=0.0, mortality_b=0.0,
-        detection_cells_local=1e3, switch_cells=1e3,
+        dip_steps=0,
+        lapse_rate_per_year=0.0,
+        mortality_a=0.0,
+        mortality_b=0.0,
+        detection_cells_local=1e3,
+        switch_cells=1e3,
     )
     b, d = rates(PATIENT.immunity, mech)
     rho = mech.residual_cells[PATIENT.margin]
@@ -212,8 +219,14 @@ def test_reference_is_reproducible_and_thread_invariant() -> None:
     b = simulate_reference(PATIENT, mech, 1200, seed=3, horizon_days=365.0, workers=2)
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == [
-        "time_days", "event", "origin", "escaped_low_immunity", "immune_phase",
-        "clones_alive", "dormant_alive", "rejected",
+        "time_days",
+        "event",
+        "origin",
+        "escaped_low_immunity",
+        "immune_phase",
+        "clones_alive",
+        "dormant_alive",
+        "rejected",
     ]
     assert set(a["event"]) <= {"local", "distant", "death", "none"}
     assert (a["time_days"] <= 365.0).all()

@@ -101,7 +101,10 @@ _BURST, _BURST_DAYS = _P["burst"], _P["burst_days"]
 _DIP_DAYS, _DIP_STEPS = _P["dip_step_days"], _P["dip_steps"]
 _LAPSE_RATE, _LAPSE_MULT, _LAPSE_DAYS = _P["lapse_rate"], _P["lapse_multiplier"], _P["lapse_days"]
 _DET_LOCAL, _DET_DIST, _VIS, _SWITCH = (
-    _P["detect_local"], _P["detect_distant"], _P["visible"], _P["switch"]
+    _P["detect_local"],
+    _P["detect_distant"],
+    _P["visible"],
+    _P["switch"],
 )
 _RES, _AGE = _P["residual"], _P["age"]
 _MA, _MB, _MC, _HORIZON = _P["mort_a"], _P["mort_b"], _P["mort_c"], _P["horizon"]
@@ -131,12 +134,28 @@ def reference_parameters(
             value = value[patient.cancer]
         return float(value)  # type: ignore[arg-type]
 
-    mech = {f: plain(getattr(mechanism, f)) for f in (
-        "seeding_exponent", "wake_rate", "wake_immune_exponent", "dormant_death_rate",
-        "surgery_wake_multiplier", "surgery_wake_days", "dip_step_days", "lapse_rate_per_year",
-        "lapse_depth", "lapse_days", "detection_cells_local", "detection_cells_distant",
-        "visible_cells_at_surgery", "switch_cells", "mortality_a", "mortality_b", "mortality_c",
-    )}
+    mech = {
+        f: plain(getattr(mechanism, f))
+        for f in (
+            "seeding_exponent",
+            "wake_rate",
+            "wake_immune_exponent",
+            "dormant_death_rate",
+            "surgery_wake_multiplier",
+            "surgery_wake_days",
+            "dip_step_days",
+            "lapse_rate_per_year",
+            "lapse_depth",
+            "lapse_days",
+            "detection_cells_local",
+            "detection_cells_distant",
+            "visible_cells_at_surgery",
+            "switch_cells",
+            "mortality_a",
+            "mortality_b",
+            "mortality_c",
+        )
+    }
     values = {
         "immunity": patient.immunity,
         "birth": der.birth,
@@ -349,9 +368,7 @@ def _presurgery(
         t_die = s + rng.exponential(1.0 / delta) if delta > 0.0 else math.inf
         if t_wake < t_die and t_wake < 0.0:
             woken += 1
-            n, reached, visible = _grow_before_surgery(
-                rng, -t_wake, b, d, par[_SWITCH], par[_VIS]
-            )
+            n, reached, visible = _grow_before_surgery(rng, -t_wake, b, d, par[_SWITCH], par[_VIS])
             if visible:
                 n_visible += 1
                 if stop_at_visible:

@@ -356,7 +356,11 @@ def engine_table(case: Case, n: int, seed: int, workers: int | None = None) -> p
 def reference_table(case: Case, n: int, seed: int, workers: int = 1) -> pd.DataFrame:
     """The reference's table for a case."""
     return simulate_reference(
-        case.patient, case.mechanism, n, seed=seed, horizon_days=case.horizon_days,
+        case.patient,
+        case.mechanism,
+        n,
+        seed=seed,
+        horizon_days=case.horizon_days,
         workers=workers,
     )
 
@@ -400,10 +404,16 @@ def compare_tables(check: str, eng: pd.DataFrame, ref: pd.DataFrame) -> list[Out
         b = rr.loc[rr["origin"] == origin, "escaped_low_immunity"]
         if len(a) and len(b):
             st, p = chi2_two_sample(a, b)
-            out.append(Outcome(
-                check, f"escaped_low_immunity ({origin} recurrences)", "chi-square", st, p,
-                f"{len(a)} / {len(b)}",
-            ))
+            out.append(
+                Outcome(
+                    check,
+                    f"escaped_low_immunity ({origin} recurrences)",
+                    "chi-square",
+                    st,
+                    p,
+                    f"{len(a)} / {len(b)}",
+                )
+            )
     e_none = eng[~eng["event"].isin(RECURRENCE)]
     r_none = ref[~ref["event"].isin(RECURRENCE)]
     for col in ("clones_alive", "dormant_alive"):
@@ -414,10 +424,17 @@ def compare_tables(check: str, eng: pd.DataFrame, ref: pd.DataFrame) -> list[Out
             if len(e_rows) < 20 or len(r_rows) < 20:
                 continue
             st, p = chi2_binned(e_rows[col].to_numpy(), r_rows[col].to_numpy())
-            out.append(Outcome(
-                check, f"{col} ({label})", "chi-square", st, p, f"{len(e_rows)} / {len(r_rows)}",
-                note=ALIVE_NOTE if label == "at recurrence" else "",
-            ))
+            out.append(
+                Outcome(
+                    check,
+                    f"{col} ({label})",
+                    "chi-square",
+                    st,
+                    p,
+                    f"{len(e_rows)} / {len(r_rows)}",
+                    note=ALIVE_NOTE if label == "at recurrence" else "",
+                )
+            )
     return out
 
 
@@ -519,18 +536,43 @@ def check_clone_sizes(ctx: Context) -> list[Outcome]:
         p0n = extinction_probability(b, d, tau) ** n0
         for who, x in (("engine", eng), ("reference", ref)):
             frac, p = binomial(int(np.sum(x == 0)), reps, p0n)
-            out.append(Outcome("clone-sizes", f"{who} P(extinct) = p0^n0, {tag}", "binomial",
-                                  frac, p, str(reps)))
+            out.append(
+                Outcome(
+                    "clone-sizes",
+                    f"{who} P(extinct) = p0^n0, {tag}",
+                    "binomial",
+                    frac,
+                    p,
+                    str(reps),
+                )
+            )
             z, p = z_mean(x, bd_mean(n0, b, d, tau), bd_variance(n0, b, d, tau))
-            out.append(Outcome("clone-sizes", f"{who} mean = n0 e^(r tau), {tag}", "z", z, p,
-                                  str(reps)))
+            out.append(
+                Outcome("clone-sizes", f"{who} mean = n0 e^(r tau), {tag}", "z", z, p, str(reps))
+            )
         st, p = chi2_binned(eng, ref)
-        out.append(Outcome("clone-sizes", f"engine vs reference sizes, {tag}", "chi-square",
-                              st, p, f"{reps} / {reps}"))
+        out.append(
+            Outcome(
+                "clone-sizes",
+                f"engine vs reference sizes, {tag}",
+                "chi-square",
+                st,
+                p,
+                f"{reps} / {reps}",
+            )
+        )
         if n0 == 1:
             st, p = chi2_goodness(ref.astype(np.int64), bd_pmf_one_cell(b, d, tau))
-            out.append(Outcome("clone-sizes", f"reference vs Kendall law, {tag}",
-                                  "chi-square", st, p, str(reps)))
+            out.append(
+                Outcome(
+                    "clone-sizes",
+                    f"reference vs Kendall law, {tag}",
+                    "chi-square",
+                    st,
+                    p,
+                    str(reps),
+                )
+            )
         if i in (0, 5, 8):
             path = ctx.figure(f"qq_clone_sizes_{i}.png", f"Clone sizes, {tag}")
             qq_plot(path, eng, ref, f"clone size at tau, {tag}", "cells", log=True)
@@ -562,11 +604,27 @@ def check_hitting_time(ctx: Context) -> list[Outcome]:
         # the horizon is long enough for every surviving lineage to reach detect
         for who, h in (("engine", he), ("reference", hr)):
             frac, p = binomial(int(h.size), reps, 1.0 - (d / b) ** n0)
-            out.append(Outcome("hitting-time", f"{who} P(reach) = 1 - (d/b)^n0, {tag}",
-                               "binomial", frac, p, str(reps)))
+            out.append(
+                Outcome(
+                    "hitting-time",
+                    f"{who} P(reach) = 1 - (d/b)^n0, {tag}",
+                    "binomial",
+                    frac,
+                    p,
+                    str(reps),
+                )
+            )
         ks = stats.ks_2samp(he, hr)
-        out.append(Outcome("hitting-time", f"time to detect, {tag}", "KS",
-                           float(ks.statistic), float(ks.pvalue), f"{he.size} / {hr.size}"))
+        out.append(
+            Outcome(
+                "hitting-time",
+                f"time to detect, {tag}",
+                "KS",
+                float(ks.statistic),
+                float(ks.pvalue),
+                f"{he.size} / {hr.size}",
+            )
+        )
         path = ctx.figure(f"qq_hitting_time_{i}.png", f"Time to detection size, {tag}")
         qq_plot(path, he, hr, f"time to {detect:g} cells,\n{tag}", "days")
     return out
@@ -580,8 +638,12 @@ def check_seeds(ctx: Context) -> list[Outcome]:
     mech = reduced_mechanism()
     hist = seed_history(patient, mech, n, seed=np.random.SeedSequence([ctx.seed, 3]))
     s = derive(patient, mech).seeds
-    for col, mean in (("lodged", s.total), ("asleep", s.dormant),
-                      ("woken", s.woken), ("died", s.total - s.dormant - s.woken)):
+    for col, mean in (
+        ("lodged", s.total),
+        ("asleep", s.dormant),
+        ("woken", s.woken),
+        ("died", s.total - s.dormant - s.woken),
+    ):
         x = hist[col].to_numpy()
         z, p = z_mean(x, mean, mean)
         out.append(Outcome("seeds", f"mean {col} = {mean:.3f}", "z", z, p, str(n)))
@@ -610,10 +672,16 @@ def check_recurrence(ctx: Context) -> list[Outcome]:
         check = f"recurrence[{case.name}]"
         eng, ref = _case_check(ctx, case, n)
         out.extend(compare_tables(check, eng, ref))
-        path = ctx.figure(f"qq_recurrence_{case.name}.png",
-                          f"Recurrence times, {case.name} ({case.note})")
-        qq_plot(path, recurrence_times(eng), recurrence_times(ref),
-                f"recurrence time, {case.name}", "days")
+        path = ctx.figure(
+            f"qq_recurrence_{case.name}.png", f"Recurrence times, {case.name} ({case.note})"
+        )
+        qq_plot(
+            path,
+            recurrence_times(eng),
+            recurrence_times(ref),
+            f"recurrence time, {case.name}",
+            "days",
+        )
     return out
 
 
@@ -630,10 +698,23 @@ def check_trap(ctx: Context) -> list[Outcome]:
     qq_plot(path, wrong, tr, "engine times rounded up to 30 days (must fail)", "days")
     nr = f"{te.size} / {tr.size}"
     return [
-        Outcome("trap", "recurrence time, real engine", "KS", float(ks_ok.statistic),
-                   float(ks_ok.pvalue), nr),
-        Outcome("trap", "recurrence time rounded up to 30 days", "KS",
-                   float(ks_bad.statistic), float(ks_bad.pvalue), nr, expect_reject=True),
+        Outcome(
+            "trap",
+            "recurrence time, real engine",
+            "KS",
+            float(ks_ok.statistic),
+            float(ks_ok.pvalue),
+            nr,
+        ),
+        Outcome(
+            "trap",
+            "recurrence time rounded up to 30 days",
+            "KS",
+            float(ks_bad.statistic),
+            float(ks_bad.pvalue),
+            nr,
+            expect_reject=True,
+        ),
     ]
 
 
@@ -649,8 +730,13 @@ def check_switch_limit(ctx: Context) -> list[Outcome]:
     """
     n = ctx.size(20_000)
     base = CASES["breast2-R2-low"]
-    case = Case(base.name, base.patient, base.mechanism.replace(switch_cells=1.0e3),
-                base.horizon_days, "switch at 1e3 cells, margin clone near 500 cells")
+    case = Case(
+        base.name,
+        base.patient,
+        base.mechanism.replace(switch_cells=1.0e3),
+        base.horizon_days,
+        "switch at 1e3 cells, margin clone near 500 cells",
+    )
     eng, ref = _case_check(ctx, case, n)
     te, tr = recurrence_times(eng), recurrence_times(ref)
     ks = stats.ks_2samp(te, tr)
@@ -658,12 +744,17 @@ def check_switch_limit(ctx: Context) -> list[Outcome]:
     iqr_r = float(np.subtract(*np.quantile(tr, [0.75, 0.25])))
     path = ctx.figure("qq_switch_limit.png", "Switch at 1e3 cells with a 500-cell margin clone")
     qq_plot(path, te, tr, "recurrence time, switch 1e3, R2 margin (expected to fail)", "days")
-    return [Outcome(
-        "switch-limit",
-        f"recurrence time, switch 1e3 (IQR engine {iqr_e:.1f} d, reference {iqr_r:.1f} d)",
-        "KS", float(ks.statistic), float(ks.pvalue), f"{te.size} / {tr.size}",
-        expect_reject=True,
-    )]
+    return [
+        Outcome(
+            "switch-limit",
+            f"recurrence time, switch 1e3 (IQR engine {iqr_e:.1f} d, reference {iqr_r:.1f} d)",
+            "KS",
+            float(ks.statistic),
+            float(ks.pvalue),
+            f"{te.size} / {tr.size}",
+            expect_reject=True,
+        )
+    ]
 
 
 CHECKS: dict[str, Callable[[Context], list[Outcome]]] = {
@@ -762,12 +853,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m remnant.verification", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--out-dir", type=Path, required=True,
-                        help="where to write plots and README.md")
-    parser.add_argument("--check", action="append", choices=list(CHECKS),
-                        help="run only this check (repeatable); default all")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply every sample size by this factor (default 1)")
+    parser.add_argument(
+        "--out-dir", type=Path, required=True, help="where to write plots and README.md"
+    )
+    parser.add_argument(
+        "--check",
+        action="append",
+        choices=list(CHECKS),
+        help="run only this check (repeatable); default all",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every sample size by this factor (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--workers", type=int, default=1, help="threads for both simulators")
     args = parser.parse_args(argv)
@@ -775,8 +875,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [r for r in results if not r.correct]
     for r in bad:
         print(f"incorrect: {r.check}: {r.name} ({r.test}, p = {r.pvalue:.3g})")
-    print(f"{len(results) - len(bad)} of {len(results)} tests read correct; "
-          f"report in {args.out_dir / 'README.md'}")
+    print(
+        f"{len(results) - len(bad)} of {len(results)} tests read correct; "
+        f"report in {args.out_dir / 'README.md'}"
+    )
     return 1 if bad else 0
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from remnant.cli.evaluate import _check_outputs, _cohort_line, _Sources, _split
+from remnant.cli.evaluate import _cohort_line, _Sources, _split
 from remnant.data import MISSING_OPTIONS, TIME_UNITS, list_cohorts
 from remnant.errors import ConvergenceError, RemnantInputError
 from remnant.model.parameters import CANCERS
@@ -65,7 +65,15 @@ def fit_command(
         raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
     if out.suffix.lower() != ".json":
         raise RemnantInputError("--out", "a .json file path", str(out))
-    _check_outputs(out, None)
+    if out.is_dir():
+        raise RemnantInputError("--out", "a file path", str(out), detail="is a directory")
+    if not out.parent.is_dir():
+        raise RemnantInputError(
+            "--out",
+            "a file in an existing directory",
+            str(out),
+            detail=f"no directory {out.parent}",
+        )
     if report is not None and report.exists() and not report.is_dir():
         raise RemnantInputError("--report", "a directory", str(report), detail="is a file")
     file_flags = [

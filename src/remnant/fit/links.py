@@ -125,6 +125,7 @@ class ColumnLinks:
     mechanism: Mechanism = field(default_factory=Mechanism)
     means: dict[str, float] = field(default_factory=dict)
     scales: dict[str, float] = field(default_factory=dict)
+    fit_spread: bool = True
     kind: str = "columns"
 
     def __post_init__(self) -> None:
@@ -157,7 +158,7 @@ class ColumnLinks:
             self.scales[col] = sd if sd > 0 else 1.0
 
     def names(self) -> tuple[str, ...]:
-        out = ["burden", "immune_spread"]
+        out = ["burden"] + (["immune_spread"] if self.fit_spread else [])
         if self.groups["removal"]:
             out.append("residual")
         out += [f"stage:{c}" for c in self.groups["stage"]]
@@ -226,7 +227,8 @@ class ColumnLinks:
                     load[P_RES, :, pos[key]] = z
                     load[P_I0, :, pos[key + "@immunity"]] = z
         offset = np.repeat(self.reference_offsets()[:, None], n, axis=1)
-        return Design(names, load, offset, np.zeros(n, dtype=np.int64), pos["immune_spread"])
+        spread = pos.get("immune_spread")
+        return Design(names, load, offset, np.zeros(n, dtype=np.int64), spread)
 
     def grades(self) -> tuple[int, ...]:
         return (2,)
@@ -238,6 +240,7 @@ class ColumnLinks:
             "groups": {k: list(v) for k, v in self.groups.items()},
             "means": self.means,
             "scales": self.scales,
+            "fit_spread": self.fit_spread,
         }
 
 

@@ -31,6 +31,8 @@ GH_NODES = 5  # Gauss-Hermite nodes for the spread of log I0
 GRAD_TOL = 1e-6  # L-BFGS-B stopping rule on the mean log posterior (per patient)
 STEP_TOL = 0.1  # converged: the Newton step is below 0.1 standard error in every parameter
 NEWTON_STEPS = 4
+WALL = 50.0  # curvature of the wall on log I0 outside the kernel table (per patient)
+LN2 = 0.6931471805599453
 MAX_ITER = 500
 BOUND = 12.0  # |theta| <= 12 on the log scale (e^12 ~ 1.6e5-fold): beyond is a failed fit
 
@@ -99,11 +101,22 @@ class Objective:
         out, g = self._call(theta, True)
         d = self.design
         z = (theta - self.prior_mean) / self.prior_sd
-        value = -float(out.sum()) + 0.5 * float(z @ z)
+        pen, dpen = self._range_penalty(d.predictors(theta)[P_I0])
+        value = -float(out.sum()) + 0.5 * float(z @ z) + pen
+        g[:, P_I0] -= dpen
         grad = -np.einsum("knp,nk->p", d.loadings, g[:, :4]) + z / self.prior_sd
         if d.spread_index is not None:
             grad[d.spread_index] -= float(g[:, 4].sum()) * d.spread(theta)
         return value, grad
+
+    def _range_penalty(self, li: np.ndarray) -> tuple[float, np.ndarray]:
+        # Immunity outside the table (below 1/32, or above the level that clears every clone)
+        # is outside the model's range: a smooth quadratic wall keeps each patient's log I0
+        # inside, instead of the flat extrapolation of the table's edge rows.
+        lo = float(self.table.log2_i0[0]) * LN2
+        hi = float(self.table.log2_i0[-1]) * LN2
+        over = np.clip(li - hi, 0.0, None) - np.clip(lo - li, 0.0, None)
+        return WALL * float(over @ over), 2.0 * WALL * over
 
     def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
         """Central differences of the gradient, symmetrised.

@@ -174,6 +174,7 @@ class RemnantFit:
                     mech,
                     dict(ld["means"]),
                     dict(ld["scales"]),
+                    bool(ld.get("fit_spread", True)),
                 )
             else:
                 links = MechanismLinks(
@@ -261,8 +262,8 @@ def fit(
     mechanism : Mechanism, optional
         Defaults around which the fit works (the reference patient's offsets).
     fit_spread : bool, optional
-        Fit the spread of ``log I0`` between patients (always with column links; off by
-        default with mechanism links, where each patient's immunity is given).
+        Fit the spread of ``log I0`` between patients (default: on with column links, off
+        with mechanism links, where each patient's immunity is given).
     n_draws, seed : int
         Lapse schedules of the kernel table.
     callback : callable, optional
@@ -310,7 +311,12 @@ def fit(
     lk: Links
     if links == "columns":
         X = as_covariates(X)
-        lk = ColumnLinks(cancer, {k: tuple(v) for k, v in grp.items()}, mech)
+        lk = ColumnLinks(
+            cancer,
+            {k: tuple(v) for k, v in grp.items()},
+            mech,
+            fit_spread=True if fit_spread is None else bool(fit_spread),
+        )
     elif links == "mechanism":
         lk = MechanismLinks(cancer, mech, bool(fit_spread))
     else:
@@ -337,10 +343,12 @@ class RemnantModel(SurvivalModel):
         cancer: str | None = None,
         seed: int = 0,
         risk_horizon_years: float = RISK_HORIZON_YEARS,
+        fit_spread: bool | None = None,
     ) -> None:
         self.cancer = cancer
         self.seed = seed
         self.risk_horizon_years = risk_horizon_years
+        self.fit_spread = fit_spread
         self.fit_: RemnantFit | None = None
 
     def _fit(
@@ -348,9 +356,16 @@ class RemnantModel(SurvivalModel):
     ) -> None:
         data: Cohort | pd.DataFrame = cohort if cohort is not None else X
         if cohort is not None:
-            self.fit_ = fit(cohort, cancer=self.cancer, seed=self.seed)
+            self.fit_ = fit(cohort, cancer=self.cancer, seed=self.seed, fit_spread=self.fit_spread)
         else:
-            self.fit_ = fit(data, time, event, cancer=self.cancer, seed=self.seed)
+            self.fit_ = fit(
+                data,
+                time,
+                event,
+                cancer=self.cancer,
+                seed=self.seed,
+                fit_spread=self.fit_spread,
+            )
 
     def _fitted(self) -> RemnantFit:
         if self.fit_ is None:

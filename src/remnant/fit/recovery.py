@@ -51,21 +51,39 @@ def simulated_cohort(
     """Patients (measured fields), days to recurrence or censoring, and 0/1 events."""
     grid = list(itertools.product(SIZES_MM, NODES, MARGINS, IMMUNITY))
     true_patients = tuple(
-        Patient(cancer=cancer, size_mm=s, nodes=k, grade=2, margin=m,
-                immunity=i * math.exp(TRUTH["immunity"]))
+        Patient(
+            cancer=cancer,
+            size_mm=s,
+            nodes=k,
+            grade=2,
+            margin=m,
+            immunity=i * math.exp(TRUTH["immunity"]),
+        )
         for s, k, m, i in grid
     )
     scenario = Scenario(true_patients, tuple([1.0] * len(grid)), true_mechanism(), "recovery")
     res = simulate(scenario, n, seed=seed, horizon_years=FOLLOW_UP_YEARS, workers=1)
     tab = res.table
+    assert tab is not None  # in memory: no output file was asked for
     prof = tab["profile"].to_numpy()
-    measured = pd.DataFrame(
-        [
-            {"cancer": cancer, "size_mm": s, "nodes": k, "grade": 2, "margin": m,
-             "immunity": i, "age": 68.0}
-            for s, k, m, i in grid
-        ]
-    ).iloc[prof].reset_index(drop=True)
+    measured = (
+        pd.DataFrame(
+            [
+                {
+                    "cancer": cancer,
+                    "size_mm": s,
+                    "nodes": k,
+                    "grade": 2,
+                    "margin": m,
+                    "immunity": i,
+                    "age": 68.0,
+                }
+                for s, k, m, i in grid
+            ]
+        )
+        .iloc[prof]
+        .reset_index(drop=True)
+    )
     event = tab["event"].isin(["local", "distant"]).to_numpy().astype(np.int64)
     time = tab["time_days"].to_numpy(dtype=float)
     return measured, time, event
@@ -94,8 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     pd.set_option("display.width", 160)
     print(allp.round(4).to_string())
     summary = allp.groupby(level=0).agg(
-        truth=("truth", "first"), mean_estimate=("estimate", "mean"),
-        sd_estimate=("estimate", "std"), mean_se=("se", "mean"), coverage=("covered", "mean"),
+        truth=("truth", "first"),
+        mean_estimate=("estimate", "mean"),
+        sd_estimate=("estimate", "std"),
+        mean_se=("se", "mean"),
+        coverage=("covered", "mean"),
         mean_z=("z", "mean"),
     )
     print(f"\n{args.seeds} replicates of {args.patients} patients; 95% Laplace intervals")
