@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test verify bench lint clean
+.PHONY: demo test verify bench lint clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,7 +17,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/remnant demo --out-dir demo-output
 
-test: $(STAMP)
+# Headless Chromium renders the HTML report in the tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -m "not slow" tests
 
 verify: $(STAMP)

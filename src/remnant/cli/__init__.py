@@ -29,9 +29,9 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here so that each command module can import `app` from this package.
-    from remnant.cli import demo, evaluate, fit, simulate
+    from remnant.cli import demo, evaluate, fit, predict, simulate
 
-    for module in (simulate, evaluate, fit, demo):
+    for module in (simulate, evaluate, fit, predict, demo):
         module.register(app)
 
 

@@ -1,0 +1,171 @@
+"""``remnant predict``: one patient's risk, the share of each cause, and the what-ifs."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from remnant.errors import RemnantInputError
+from remnant.model.parameters import Patient
+
+_HELP = (
+    "Explain one patient: recurrence risk over 10 years with a band, the share of immunity, "
+    "removal and stage in the excess risk, and what if the tumour had been found earlier, "
+    "removed with a clear margin, or met stronger immunity. A research model, not medical advice."
+)
+PATIENT_FILE_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
+
+
+def _read_patient_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise RemnantInputError("--patient", "an existing .toml or .json file", str(path))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise RemnantInputError("--patient", "a .toml or .json file", str(path))
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise RemnantInputError(
+            "--patient", "a valid TOML/JSON file", str(path), detail=str(exc).splitlines()[0]
+        ) from None
+    if isinstance(data, dict) and "patient" in data and isinstance(data["patient"], dict):
+        data = data["patient"]
+    if not isinstance(data, dict):
+        raise RemnantInputError("--patient", "a table of patient fields", type(data).__name__)
+    unknown = sorted(set(data) - set(PATIENT_FILE_KEYS))
+    if unknown:
+        raise RemnantInputError("--patient", "keys " + ", ".join(PATIENT_FILE_KEYS), unknown[0])
+    return data
+
+
+def predict_command(
+    cancer: Annotated[str | None, typer.Option("--cancer", help="colon or breast.")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="I, II or III.")] = None,
+    size_mm: Annotated[float | None, typer.Option("--size-mm", help="Primary size (mm).")] = None,
+    nodes: Annotated[int | None, typer.Option("--nodes", help="Positive lymph nodes.")] = None,
+    grade: Annotated[int | None, typer.Option("--grade", help="Grade 1, 2 or 3.")] = None,
+    margin: Annotated[str | None, typer.Option("--margin", help="R0, R1 or R2.")] = None,
+    immune: Annotated[
+        str | None, typer.Option("--immune", help="low, intermediate or high.")
+    ] = None,
+    age: Annotated[float | None, typer.Option("--age", help="Age at surgery (years).")] = None,
+    earlier_months: Annotated[
+        float, typer.Option("--earlier-months", help="The 'found earlier' what-if (months).")
+    ] = 6.0,
+    recurrence_free_years: Annotated[
+        float,
+        typer.Option("--recurrence-free-years", help="Years already without recurrence."),
+    ] = 0.0,
+    patient_file: Annotated[
+        Path | None, typer.Option("--patient", help="Patient fields in a TOML or JSON file.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="A model JSON from remnant fit (mechanism).")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the numbers here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
+) -> None:
+    """Explain one patient's recurrence risk."""
+    fields: dict[str, Any] = _read_patient_file(patient_file) if patient_file else {}
+    flags = {
+        "cancer": cancer,
+        "stage": stage,
+        "size_mm": size_mm,
+        "nodes": nodes,
+        "grade": grade,
+        "margin": margin,
+        "immune": immune,
+        "age": age,
+    }
+    fields.update({k: v for k, v in flags.items() if v is not None})
+    for req in ("cancer", "margin", "immune"):
+        if req not in fields:
+            raise RemnantInputError(f"--{req}", "a value (flag or --patient file)", None)
+    if "stage" not in fields:
+        fields["stage"] = "II" if "size_mm" in fields else None
+        if fields["stage"] is None:
+            raise RemnantInputError("--stage", "I, II or III (or --size-mm)", None)
+    for flag, path, suffix in (("--json", json_out, ".json"), ("--report", report, ".html")):
+        if path is not None:
+            if path.suffix.lower() != suffix:
+                raise RemnantInputError(flag, f"a {suffix} file path", str(path))
+            if not path.parent.is_dir():
+                raise RemnantInputError(flag, "a file in an existing directory", str(path))
+    c = fields.pop("cancer")
+    st = fields.pop("stage")
+    imm = fields.pop("immune")
+    try:
+        patient = Patient.from_stage(c, st, immune=imm, **fields)
+    except TypeError as exc:
+        raise RemnantInputError("--patient", "patient fields", str(exc)) from None
+
+    from remnant.explain.explain import CAUSES, explain
+    from remnant.fit.model import RemnantFit
+
+    fitted = RemnantFit.load(model) if model is not None else None
+    e = explain(
+        patient,
+        fitted,
+        earlier_months=earlier_months,
+        recurrence_free_years=recurrence_free_years,
+        seed=seed,
+    )
+    con = Console(highlight=False, width=max(Console().width, 100))
+    from remnant.explain.report import out_of_100, sentences, write_html
+
+    t = Table(title="risk of recurrence (out of 100)")
+    for col in (
+        "within",
+        "this patient",
+        "95% range",
+        "earlier",
+        "clear margin",
+        "high immunity",
+        "all three",
+    ):
+        t.add_column(col, justify="right")
+    for h in e.risk:
+        t.add_row(
+            f"{h} y",
+            str(out_of_100(e.risk[h])),
+            f"{out_of_100(e.risk_lower[h])}-{out_of_100(e.risk_upper[h])}",
+            *(str(out_of_100(cf["risk"][h])) for cf in e.counterfactuals.values()),
+        )
+    con.print(t)
+    s = Table(title=f"share of the excess 5-year risk ({100 * e.excess_risk:.1f} points)")
+    for col in ("cause", "share (points)", "95% interval"):
+        s.add_column(col)
+    for cause in CAUSES:
+        lo, hi = e.share_intervals[cause]
+        s.add_row(cause, f"{100 * e.shares[cause]:.1f}", f"{100 * lo:.1f} to {100 * hi:.1f}")
+    con.print(s)
+    for line in sentences(e):
+        con.print(line)
+    from remnant.explain.explain import DISCLAIMER
+
+    con.print(DISCLAIMER)
+    if json_out is not None:
+        from remnant.yardstick.output import write_text_atomic
+
+        write_text_atomic(json_out, json.dumps(e.to_dict(), indent=1) + "\n")
+        con.print(f"wrote {json_out}")
+    if report is not None:
+        write_html(e, report)
+        con.print(f"wrote {report}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``predict`` command to the application."""
+    app.command("predict", help=_HELP)(predict_command)
