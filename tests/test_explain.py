@@ -154,6 +154,7 @@ BAD = [
     (_with("--json", "out.txt"), "--json"),
     (["--patient", "missing.toml"], "--patient"),
     (_with("--model", "missing.json"), "--model"),
+    (_with("--row", "3"), "--row"),
 ]
 
 
@@ -182,3 +183,20 @@ def test_cli_writes_json_with_the_promised_keys(tmp_path, capsys):
     assert all(set(v["risk"]) == {"1", "3", "5", "10"} for v in d["counterfactuals"].values())
     assert sum(d["shares"].values()) == pytest.approx(d["excess_risk"], abs=1e-12)
     assert d["earlier_months"] == 12.0
+
+
+def test_cli_explains_a_row_of_a_cohort_file(tmp_path, capsys):
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text(
+        "cancer,stage,size_mm,nodes,margin,immune,age\n"
+        "colon,II,40,0,R0,high,60\n"
+        "colon,III,55,4,R1,low,71\n"
+    )
+    out = tmp_path / "row.json"
+    assert main(["predict", "--patient", str(cohort), "--row", "1", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert d["patient"]["nodes"] == 4 and d["patient"]["margin"] == "R1"
+    assert d["patient"]["size_mm"] == 55.0 and d["patient"]["age"] == 71.0
+    code = main(["predict", "--patient", str(cohort), "--row", "7"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--row" in err[0]

@@ -22,9 +22,42 @@ _HELP = (
 PATIENT_FILE_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
 
 
-def _read_patient_file(path: Path) -> dict[str, Any]:
+def _read_patient_row(path: Path, row: int | None) -> dict[str, Any]:
+    import pandas as pd
+
+    if row is None:
+        raise RemnantInputError("--row", "the row of the cohort file to explain (0-based)", None)
+    try:
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise RemnantInputError(
+            "--patient",
+            "a readable .csv/.parquet file",
+            str(path),
+            detail=str(exc).splitlines()[0] if str(exc) else None,
+        ) from None
+    if not 0 <= row < len(frame):
+        raise RemnantInputError("--row", f"a row number in [0, {len(frame) - 1}]", row)
+    record = frame.iloc[row]
+    out = {k: record[k] for k in PATIENT_FILE_KEYS if k in frame.columns and pd.notna(record[k])}
+    for k in ("nodes", "grade"):
+        if k in out:
+            out[k] = int(out[k])
+    for k in ("size_mm", "age"):
+        if k in out:
+            out[k] = float(out[k])
+    return out
+
+
+def _read_patient_file(path: Path, row: int | None = None) -> dict[str, Any]:
     if not path.is_file():
-        raise RemnantInputError("--patient", "an existing .toml or .json file", str(path))
+        raise RemnantInputError(
+            "--patient", "an existing .toml, .json, .csv or .parquet file", str(path)
+        )
+    if path.suffix.lower() in (".csv", ".parquet"):
+        return _read_patient_row(path, row)
+    if row is not None:
+        raise RemnantInputError("--row", "only with a .csv/.parquet --patient file", row)
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         if path.suffix.lower() == ".toml":
@@ -66,7 +99,14 @@ def predict_command(
         typer.Option("--recurrence-free-years", help="Years already without recurrence."),
     ] = 0.0,
     patient_file: Annotated[
-        Path | None, typer.Option("--patient", help="Patient fields in a TOML or JSON file.")
+        Path | None,
+        typer.Option(
+            "--patient",
+            help="Patient fields: a TOML/JSON file, or a CSV/Parquet cohort file with --row.",
+        ),
+    ] = None,
+    row: Annotated[
+        int | None, typer.Option("--row", help="Row of a --patient cohort file (0-based).")
     ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="A model JSON from remnant fit (mechanism).")
@@ -78,7 +118,9 @@ def predict_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
 ) -> None:
     """Explain one patient's recurrence risk."""
-    fields: dict[str, Any] = _read_patient_file(patient_file) if patient_file else {}
+    if row is not None and patient_file is None:
+        raise RemnantInputError("--row", "only with --patient FILE", row)
+    fields: dict[str, Any] = _read_patient_file(patient_file, row) if patient_file else {}
     flags = {
         "cancer": cancer,
         "stage": stage,
