@@ -188,6 +188,7 @@ FILE_FLAGS = ["--time-col", "months", "--event-col", "relapse", "--stage-cols", 
 # (arguments with {in} for the inputs directory, expected fragment of the error line)
 BAD_INPUTS = {
     "unknown cohort": (["--data", "breast"], "colon, gbsg, hcc, ovarian, rotterdam"),
+    "negative seed": (["--data", "ovarian", "--model", "km", "--seed", "-1"], "seed"),
     "missing file": (["--data", "{in}/absent.csv", *FILE_FLAGS], "not found"),
     "unknown extension": (["--data", "{in}/notes.txt", *FILE_FLAGS], ".csv or .parquet"),
     "unreadable file": (["--data", "{in}/broken.parquet", *FILE_FLAGS], "readable .parquet"),

@@ -63,6 +63,7 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     ),
     "file flags with a bundled cohort": (["--data", "ovarian", "--time-col", "time"], "--time-col"),
     "report is a file": (["--data", "ovarian", "--report", "{tmp}/taken.txt"], "--report"),
+    "negative seed": (["--data", "ovarian", "--seed", "-1"], "seed"),
 }
 
 

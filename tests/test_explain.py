@@ -155,6 +155,7 @@ BAD = [
     (["--patient", "missing.toml"], "--patient"),
     (_with("--model", "missing.json"), "--model"),
     (_with("--row", "3"), "--row"),
+    (_with("--seed", "-1"), "seed"),
 ]
 
 

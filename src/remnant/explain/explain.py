@@ -27,6 +27,7 @@ import pandas as pd
 
 from remnant.errors import RemnantInputError
 from remnant.fit.model import RemnantFit
+from remnant.model import _validate as validate
 from remnant.model.parameters import IMMUNE_LEVELS, STAGE_DEFAULTS, Patient
 from remnant.model.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
@@ -178,6 +179,7 @@ def explain(
     draws, seed : int
         Posterior draws for the bands and intervals.
     """
+    validate.seed("seed", seed)
     if fit is None:
         from remnant.explain.default_model import load_default
 

@@ -23,6 +23,7 @@ from remnant.errors import RemnantInputError
 from remnant.fit.links import P_A, P_I0, P_MU, P_RES, ColumnLinks, Links, MechanismLinks
 from remnant.fit.map import GH_NODES, MapResult, Objective, fit_map
 from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table, curves, gauss_hermite
+from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
 from remnant.provenance import provenance
@@ -278,6 +279,7 @@ def fit(
     RemnantInputError
         Bad data or options. ``ConvergenceError`` when the fit does not converge.
     """
+    validate.seed("seed", seed)
     mech = mechanism or Mechanism()
     if isinstance(data, Cohort):
         X = data.X

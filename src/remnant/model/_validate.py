@@ -39,6 +39,14 @@ def in_range(field: str, value: Any, lo: float, hi: float) -> float:
     return v
 
 
+def seed(field: str, value: Any) -> int:
+    """A random seed: a whole number in [0, 2**32 - 1] (what every generator accepts)."""
+    s = non_negative_int(field, value)
+    if s > 2**32 - 1:
+        raise RemnantInputError(field, "a whole number in [0, 2**32 - 1]", value)
+    return s
+
+
 def non_negative_int(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RemnantInputError(field, "a whole number >= 0", value)

@@ -28,6 +28,7 @@ from remnant.data.bundled import load_cohort
 from remnant.data.cohort import Cohort
 from remnant.data.preparation import DAYS_PER_YEAR, check_choice
 from remnant.errors import ConvergenceError, RemnantInputError
+from remnant.model import _validate as validate
 from remnant.yardstick import calibration
 from remnant.yardstick.base import SurvivalModel
 from remnant.yardstick.metrics import calibration_horizon, scorable, score_model
@@ -161,6 +162,7 @@ def evaluate(
     if model not in MODELS:
         raise RemnantInputError("model", "one of " + ", ".join(sorted(MODELS)), model)
     check_choice("ipcw", ipcw, IPCW_OPTIONS)
+    validate.seed("seed", seed)
     horizons = parse_horizons(horizons_years)
     if data is not None and (train is not None or test is not None):
         raise RemnantInputError("data", "either data (cross-validation) or train and test", "both")
