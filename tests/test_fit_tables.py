@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from remnant.fit.recovery import TRUTH, recover
-from remnant.fit.tables import build_table, curves, dormant_seeds, gauss_hermite
+from remnant.fit.tables import build_table, dormant_seeds
 from remnant.likelihood import PatientArrays, survival_matrix
 from remnant.model.parameters import Mechanism, Patient
 
@@ -29,30 +29,11 @@ def _patients() -> PatientArrays:
     )
 
 
-def _curves(tab, pa, mech, times, la=0.0):
+def _curves(tab, pa, mech, times):
     n = len(pa)
     lr = np.log([mech.residual_cells[m] for m in pa.margin])
-    gx, gw = gauss_hermite(1)
-    out = np.zeros((n, len(times), 3))
-    curves(
-        times,
-        np.log(dormant_seeds(pa, mech)),
-        lr,
-        np.log(pa.immunity),
-        np.full(n, la),
-        0.0,
-        np.zeros(n, dtype=np.int64),
-        gx,
-        gw,
-        tab.values,
-        tab.weights,
-        float(tab.log2_i0[0]),
-        float(tab.log2_i0[1] - tab.log2_i0[0]),
-        tab.dt,
-        tab.m_local,
-        out,
-    )
-    return out
+    eta = np.vstack([np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), np.zeros(n)])
+    return tab.curves(times, eta, 0.0, np.zeros(n, dtype=np.int64), 1)
 
 
 def test_table_reproduces_survival_matrix(colon_table):

@@ -213,7 +213,7 @@ def test_survival_matrix_matches_population_survival_and_derive() -> None:
         assert np.allclose(mat[i], ref.loc[times].to_numpy(), atol=1e-12)
         # the seeding means used by the likelihood are those of remnant.model.derive
         setup = sv.class_setup(mech, p.cancer, p.grade, p.immunity)
-        mu = sv._mu_dormant(pa, mech, setup, np.array([i]))[0]
+        mu = sv.dormant_means(pa, mech, setup, np.array([i]))[0]
         assert mu == pytest.approx(derive(p, mech).seeds.dormant, rel=1e-12)
         assert mu * setup.ratio_woken == pytest.approx(derive(p, mech).seeds.woken, rel=1e-12)
 

@@ -216,8 +216,10 @@ def explain(
     cond_t = np.array([rf + h * DAYS_PER_YEAR for h in (1, 3, 5)]) if rf > 0 else np.empty(0)
     times = np.unique(np.concatenate([grid, hz, [SHARE_YEARS * DAYS_PER_YEAR, rf], cond_t]))
 
+    design = fit.links.design(X)
+
     def risks(theta: np.ndarray | None) -> np.ndarray:
-        return 1.0 - fit.curves(X, times, theta)[:, :, 0]
+        return 1.0 - fit.design_curves(design, times, theta)[:, :, 0]
 
     point = risks(None)
     rng = np.random.default_rng(seed)
@@ -232,7 +234,7 @@ def explain(
         return {s: float(r[1 + i, j5] - base) for i, s in enumerate(subsets)}
 
     shares = shapley(game(point))
-    share_draws = np.array([[shapley(game(s))[c] for c in CAUSES] for s in sims])
+    share_draws = np.array([list(shapley(game(s)).values()) for s in sims])
     lo, hi = np.percentile(share_draws, [2.5, 97.5], axis=0)
     ref_risk = float(point[1 + subsets.index(frozenset()), j5])
     excess = float(point[1 + subsets.index(frozenset(CAUSES)), j5] - ref_risk)

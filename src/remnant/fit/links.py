@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.errors import RemnantInputError
-from remnant.fit.tables import dormant_seeds
+from remnant.fit.tables import GH_NODES, dormant_seeds
 from remnant.likelihood.cohort import PatientArrays
 from remnant.model.parameters import Mechanism, Patient
 
@@ -85,6 +85,17 @@ class Design:
     def predictors(self, theta: np.ndarray) -> np.ndarray:
         """The four predictors per patient, shape (4, n)."""
         return self.offset + np.einsum("knp,p->kn", self.loadings, theta)
+
+    @property
+    def quadrature_nodes(self) -> int:
+        """Gauss-Hermite nodes over the spread of ``log I0`` (1 without a spread)."""
+        return GH_NODES if self.spread_index is not None else 1
+
+    @property
+    def active(self) -> np.ndarray:
+        """Which of ``log mu, log res, log I0, log a, sigma`` the parameters move."""
+        moved = self.loadings.reshape(4, -1).any(axis=1)
+        return np.append(moved, self.spread_index is not None)
 
     def spread(self, theta: np.ndarray) -> float:
         """Standard deviation of ``log I0`` between patients (0 without spread)."""

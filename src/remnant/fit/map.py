@@ -22,12 +22,11 @@ import numpy as np
 from scipy import optimize
 
 from remnant.errors import ConvergenceError
-from remnant.fit.links import P_A, P_I0, P_MU, P_RES, Design
-from remnant.fit.tables import KernelTable, gauss_hermite, log_terms
+from remnant.fit.links import P_I0, Design
+from remnant.fit.tables import KernelTable
 
 FD_STEP = 1e-4  # per-patient central differences in the predictors
 HESS_STEP = 1e-2  # central differences of the gradient for the Hessian
-GH_NODES = 5  # Gauss-Hermite nodes for the spread of log I0
 GRAD_TOL = 1e-6  # L-BFGS-B stopping rule on the mean log posterior (per patient)
 STEP_TOL = 0.1  # converged: the Newton step is below 0.1 standard error in every parameter
 NEWTON_STEPS = 4
@@ -47,40 +46,20 @@ class Objective:
     event: np.ndarray
     prior_mean: np.ndarray
     prior_sd: np.ndarray
-    gh_nodes: int = GH_NODES
 
     def _call(self, theta: np.ndarray, with_grad: bool) -> tuple[np.ndarray, np.ndarray]:
         d = self.design
-        eta = d.predictors(theta)
-        sigma = d.spread(theta)
-        gx, gw = gauss_hermite(self.gh_nodes if d.spread_index is not None else 1)
-        n = self.time.shape[0]
-        out = np.zeros(n)
-        grad = np.zeros((n, 5))
-        tab = self.table
-        log_terms(
+        return self.table.log_terms(
             self.time,
             self.event,
-            eta[P_MU],
-            eta[P_RES],
-            eta[P_I0],
-            eta[P_A],
-            sigma,
+            d.predictors(theta),
+            d.spread(theta),
             d.grade_index,
-            gx,
-            gw,
-            tab.values,
-            tab.weights,
-            float(tab.log2_i0[0]),
-            float(tab.log2_i0[1] - tab.log2_i0[0]),
-            tab.dt,
-            tab.m_local,
-            FD_STEP,
-            with_grad,
-            out,
-            grad,
+            d.quadrature_nodes,
+            d.active,
+            with_grad=with_grad,
+            step=FD_STEP,
         )
-        return out, grad
 
     def terms(self, theta: np.ndarray) -> np.ndarray:
         """Per-patient log-likelihood terms."""

@@ -20,9 +20,9 @@ import pandas as pd
 
 from remnant.data.cohort import Cohort
 from remnant.errors import RemnantInputError
-from remnant.fit.links import P_A, P_I0, P_MU, P_RES, ColumnLinks, Links, MechanismLinks
-from remnant.fit.map import GH_NODES, MapResult, Objective, fit_map
-from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table, curves, gauss_hermite
+from remnant.fit.links import ColumnLinks, Design, Links, MechanismLinks
+from remnant.fit.map import MapResult, Objective, fit_map
+from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
 from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
@@ -92,32 +92,21 @@ class RemnantFit:
 
     def curves(self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None) -> np.ndarray:
         """``(S_rec, f_local, f_distant)`` per row of ``X`` and time, shape (n, n_times, 3)."""
-        t = times_array(times)
-        d = self.links.design(X)
+        return self.design_curves(self.links.design(X), times, theta)
+
+    def design_curves(
+        self, design: Design, times: Times, theta: np.ndarray | None = None
+    ) -> np.ndarray:
+        """As :meth:`curves` for patients already turned into a design (reused across
+        parameter draws), at ``theta`` (default: the fitted mode)."""
         th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
-        eta = d.predictors(th)
-        gx, gw = gauss_hermite(GH_NODES if d.spread_index is not None else 1)
-        tab = self.table
-        out = np.zeros((len(X), t.shape[0], 3))
-        curves(
-            t,
-            eta[P_MU],
-            eta[P_RES],
-            eta[P_I0],
-            eta[P_A],
-            d.spread(th),
-            d.grade_index,
-            gx,
-            gw,
-            tab.values,
-            tab.weights,
-            float(tab.log2_i0[0]),
-            float(tab.log2_i0[1] - tab.log2_i0[0]),
-            tab.dt,
-            tab.m_local,
-            out,
+        return self.table.curves(
+            times_array(times),
+            design.predictors(th),
+            design.spread(th),
+            design.grade_index,
+            design.quadrature_nodes,
         )
-        return out
 
     def survival(self, X: pd.DataFrame, times: Times) -> pd.DataFrame:
         """Recurrence-free probability: index = times (days), one column per row of ``X``."""
@@ -356,18 +345,16 @@ class RemnantModel(SurvivalModel):
     def _fit(
         self, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, cohort: Cohort | None
     ) -> None:
+        # a cohort carries its cause groups; a bare table is fitted with every column in "other"
         data: Cohort | pd.DataFrame = cohort if cohort is not None else X
-        if cohort is not None:
-            self.fit_ = fit(cohort, cancer=self.cancer, seed=self.seed, fit_spread=self.fit_spread)
-        else:
-            self.fit_ = fit(
-                data,
-                time,
-                event,
-                cancer=self.cancer,
-                seed=self.seed,
-                fit_spread=self.fit_spread,
-            )
+        self.fit_ = fit(
+            data,
+            None if cohort is not None else time,
+            None if cohort is not None else event,
+            cancer=self.cancer,
+            seed=self.seed,
+            fit_spread=self.fit_spread,
+        )
 
     def _fitted(self) -> RemnantFit:
         if self.fit_ is None:

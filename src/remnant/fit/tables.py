@@ -29,9 +29,14 @@ import numpy as np
 from numba import njit
 
 from remnant.likelihood import kernels as kn
-from remnant.likelihood.cohort import PatientArrays, seeds_dormant
+from remnant.likelihood.cohort import PatientArrays
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
-from remnant.likelihood.survival import class_kernels, class_setup
+from remnant.likelihood.survival import (
+    class_kernels,
+    class_setup,
+    dormant_means,
+    patient_classes,
+)
 from remnant.model.parameters import Mechanism
 
 LOG2_I0_MIN = -5.0  # I0 = 1/32: the table's weakest immunity
@@ -40,6 +45,7 @@ LOG2_I0_MAX = 4.0  # never reached: the table stops above the immunity that clea
 TABLE_YEARS = 80.0  # kernels beyond (a t > 80 years) are held at their last value
 TABLE_STEP_DAYS = 7.0
 FIT_DRAWS = 16  # lapse schedules (randomised QMC) while fitting
+GH_NODES = 5  # Gauss-Hermite nodes for the spread of log I0 between patients
 # Immune changes (dip steps, lapse onsets) switch growth rates instantly, so each schedule's
 # detection rate jumps; a finite set of schedules then makes the likelihood step-wise in the
 # clock speed. The tabulated rates are smoothed with a Gaussian of this sd (days), i.e. every
@@ -76,6 +82,73 @@ class KernelTable:
     weights: np.ndarray
     values: np.ndarray
     m_local: float
+
+    @property
+    def geometry(self) -> np.ndarray:
+        """``(log2 I0 of row 0, its step, dt, M_L)`` for the compiled loops."""
+        step = float(self.log2_i0[1] - self.log2_i0[0])
+        return np.array([float(self.log2_i0[0]), step, self.dt, self.m_local])
+
+    def curves(
+        self,
+        times: np.ndarray,
+        eta: np.ndarray,
+        sigma: float,
+        grade_index: np.ndarray,
+        nodes: int,
+    ) -> np.ndarray:
+        """``(S_rec, f_local, f_distant)`` per patient and time, shape (n, n_times, 3).
+
+        ``eta`` holds the predictors ``log mu, log res, log I0, log a`` (shape (4, n));
+        ``nodes`` Gauss-Hermite nodes integrate the spread ``sigma`` of ``log I0``.
+        """
+        gx, gw = gauss_hermite(nodes)
+        t = np.asarray(times, dtype=np.float64)
+        out = np.zeros((eta.shape[1], t.shape[0], 3))
+        _curves(t, eta, sigma, grade_index, gx, gw, self.values, self.weights, self.geometry, out)
+        return out
+
+    def log_terms(
+        self,
+        time: np.ndarray,
+        event: np.ndarray,
+        eta: np.ndarray,
+        sigma: float,
+        grade_index: np.ndarray,
+        nodes: int,
+        active: np.ndarray,
+        *,
+        with_grad: bool,
+        step: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-patient log-likelihood terms and their derivatives in the five predictors.
+
+        The first array is ``log f(t_i)`` for an event (``event = 1``) or ``log S(t_i)``;
+        the second, shape (n, 5), its central differences (``step``) in ``log mu, log res,
+        log I0, log a, sigma``, computed where ``active`` is true (0 elsewhere).
+        """
+        gx, gw = gauss_hermite(nodes)
+        n = time.shape[0]
+        out = np.zeros(n)
+        grad = np.zeros((n, 5))
+        _log_terms(
+            time,
+            event,
+            eta,
+            sigma,
+            grade_index,
+            gx,
+            gw,
+            self.values,
+            self.weights,
+            self.geometry,
+            step,
+            active,
+            with_grad,
+            out,
+            grad,
+        )
+        return out, grad
 
 
 def build_table(
@@ -151,24 +224,9 @@ def _smooth(arr: np.ndarray, dt: float) -> None:
 def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
     """Mean number of seeds asleep at surgery, ``mu_D``, per patient (docs/model.md, 1.2)."""
     out = np.empty(len(pa))
-    keys = np.array(
-        [f"{c}|{g}|{i!r}" for c, g, i in zip(pa.cancer, pa.grade, pa.immunity, strict=False)]
-    )
-    for key in np.unique(keys):
-        idx = np.flatnonzero(keys == key)
-        i = idx[0]
-        setup = class_setup(mech, str(pa.cancer[i]), int(pa.grade[i]), float(pa.immunity[i]))
-        sub = PatientArrays(
-            cancer=pa.cancer[idx],
-            size_mm=pa.size_mm[idx],
-            nodes=pa.nodes[idx],
-            grade=pa.grade[idx],
-            margin=pa.margin[idx],
-            immunity=pa.immunity[idx],
-            age=pa.age[idx],
-        )
-        n = len(idx)
-        out[idx] = seeds_dormant(sub, mech, np.full(n, setup.age_rate), np.full(n, setup.eps_pre))
+    for grp in patient_classes(pa):
+        setup = class_setup(mech, grp.cancer, grp.grade, grp.immunity)
+        out[grp.members] = dormant_means(pa, mech, setup, grp.members)
     return out
 
 
@@ -192,22 +250,18 @@ def _interp(
 @njit(cache=True)
 def _one(
     t: float,
-    lm: float,
-    lr: float,
-    li: float,
-    la: float,
-    sigma: float,
+    x: np.ndarray,
     g: int,
     gh_x: np.ndarray,
     gh_w: np.ndarray,
     tab: np.ndarray,
     w: np.ndarray,
-    x0: float,
-    dx: float,
-    dt: float,
-    m_loc: float,
+    geom: np.ndarray,
 ) -> tuple[float, float, float]:
-    # (S_rec, local density, distant density) at t for one patient
+    # (S_rec, local density, distant density) at t for one patient whose predictors are
+    # x = (log mu, log res, log I0, log a, sigma); geom = (log2 I0 at row 0, its step, dt, M_L)
+    lm, lr, li, la, sigma = x[0], x[1], x[2], x[3], x[4]
+    x0, dx, dt, m_loc = geom[0], geom[1], geom[2], geom[3]
     n_i0 = tab.shape[1]
     n_s = tab.shape[2]
     n_t = tab.shape[4]
@@ -268,162 +322,72 @@ def _one(
 def _log_term(
     t: float,
     ev: int,
-    lm: float,
-    lr: float,
-    li: float,
-    la: float,
-    sigma: float,
+    x: np.ndarray,
     g: int,
     gh_x: np.ndarray,
     gh_w: np.ndarray,
     tab: np.ndarray,
     w: np.ndarray,
-    x0: float,
-    dx: float,
-    dt: float,
-    m_loc: float,
+    geom: np.ndarray,
 ) -> float:
-    s, fl, fd = _one(t, lm, lr, li, la, sigma, g, gh_x, gh_w, tab, w, x0, dx, dt, m_loc)
+    s, fl, fd = _one(t, x, g, gh_x, gh_w, tab, w, geom)
     v = fl + fd if ev == 1 else s
     return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
 
 
 @njit(cache=True)
-def log_terms(
+def _log_terms(
     t: np.ndarray,
     ev: np.ndarray,
-    lm: np.ndarray,
-    lr: np.ndarray,
-    li: np.ndarray,
-    la: np.ndarray,
+    eta: np.ndarray,
     sigma: float,
     gi: np.ndarray,
     gh_x: np.ndarray,
     gh_w: np.ndarray,
     tab: np.ndarray,
     w: np.ndarray,
-    x0: float,
-    dx: float,
-    dt: float,
-    m_loc: float,
+    geom: np.ndarray,
     h: float,
+    active: np.ndarray,
     with_grad: bool,
     out: np.ndarray,
     grad: np.ndarray,
 ) -> None:
-    """Per-patient log-likelihood terms and their derivatives in the five predictors.
-
-    ``out[i]`` is ``log f(t_i)`` for an event (``ev = 1``) or ``log S(t_i)``; ``grad[i]`` its
-    central differences (step ``h``) in ``log mu, log res, log I0, log a, sigma``.
-    """
     for i in range(t.shape[0]):
-        x = np.array([lm[i], lr[i], li[i], la[i], sigma])
-        out[i] = _log_term(
-            t[i],
-            ev[i],
-            x[0],
-            x[1],
-            x[2],
-            x[3],
-            x[4],
-            gi[i],
-            gh_x,
-            gh_w,
-            tab,
-            w,
-            x0,
-            dx,
-            dt,
-            m_loc,
-        )
+        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
+        out[i] = _log_term(t[i], ev[i], x, gi[i], gh_x, gh_w, tab, w, geom)
         if not with_grad:
             continue
         for p in range(5):
-            if p == 4 and (sigma == 0.0 or gh_x.shape[0] == 1):
+            if not active[p]:
                 grad[i, p] = 0.0
                 continue
             xp = x.copy()
             xm = x.copy()
             xp[p] += h
             xm[p] -= h
-            lp = _log_term(
-                t[i],
-                ev[i],
-                xp[0],
-                xp[1],
-                xp[2],
-                xp[3],
-                xp[4],
-                gi[i],
-                gh_x,
-                gh_w,
-                tab,
-                w,
-                x0,
-                dx,
-                dt,
-                m_loc,
-            )
-            lq = _log_term(
-                t[i],
-                ev[i],
-                xm[0],
-                xm[1],
-                xm[2],
-                xm[3],
-                xm[4],
-                gi[i],
-                gh_x,
-                gh_w,
-                tab,
-                w,
-                x0,
-                dx,
-                dt,
-                m_loc,
-            )
+            lp = _log_term(t[i], ev[i], xp, gi[i], gh_x, gh_w, tab, w, geom)
+            lq = _log_term(t[i], ev[i], xm, gi[i], gh_x, gh_w, tab, w, geom)
             grad[i, p] = (lp - lq) / (2.0 * h)
 
 
 @njit(cache=True)
-def curves(
+def _curves(
     times: np.ndarray,
-    lm: np.ndarray,
-    lr: np.ndarray,
-    li: np.ndarray,
-    la: np.ndarray,
+    eta: np.ndarray,
     sigma: float,
     gi: np.ndarray,
     gh_x: np.ndarray,
     gh_w: np.ndarray,
     tab: np.ndarray,
     w: np.ndarray,
-    x0: float,
-    dx: float,
-    dt: float,
-    m_loc: float,
+    geom: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """``out[i, k, :] = (S_rec, f_local, f_distant)`` of patient ``i`` at ``times[k]``."""
-    for i in range(lm.shape[0]):
+    for i in range(eta.shape[1]):
+        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
         for k in range(times.shape[0]):
-            s, fl, fd = _one(
-                times[k],
-                lm[i],
-                lr[i],
-                li[i],
-                la[i],
-                sigma,
-                gi[i],
-                gh_x,
-                gh_w,
-                tab,
-                w,
-                x0,
-                dx,
-                dt,
-                m_loc,
-            )
+            s, fl, fd = _one(times[k], x, gi[i], gh_x, gh_w, tab, w, geom)
             out[i, k, 0] = s
             out[i, k, 1] = fl
             out[i, k, 2] = fd

@@ -416,24 +416,26 @@ def population_survival(
 
 
 @dataclass(frozen=True)
-class _Group:
+class PatientClass:
     cancer: str
     grade: int
     immunity: float
     members: np.ndarray  # patient indices
 
 
-def _classes(pa: PatientArrays) -> list[_Group]:
+def patient_classes(pa: PatientArrays) -> list[PatientClass]:
+    """Patients grouped by dynamics class (cancer, grade, baseline immunity), sorted."""
     frame = pd.DataFrame({"c": pa.cancer, "g": pa.grade, "i": pa.immunity})
     out = []
     for (c, g, i), idx in frame.groupby(["c", "g", "i"], sort=True).indices.items():
-        out.append(_Group(str(c), int(g), float(i), np.asarray(idx)))
+        out.append(PatientClass(str(c), int(g), float(i), np.asarray(idx)))
     return out
 
 
-def _mu_dormant(
+def dormant_means(
     pa: PatientArrays, mech: Mechanism, setup: ClassSetup, idx: np.ndarray
 ) -> np.ndarray:
+    """``mu_D`` of the patients ``idx``, all of the class of ``setup``."""
     n = len(idx)
     sub = PatientArrays(**{f: getattr(pa, f)[idx] for f in FIELDS})
     return seeds_dormant(sub, mech, np.full(n, setup.age_rate), np.full(n, setup.eps_pre))
@@ -538,9 +540,9 @@ def survival_matrix(
     uniforms = lapse_uniforms(n_lapse_draws, seed)
     sch = lapse_schedules(mech.lapse_rate_per_year, mech.lapse_days, float(g[-1]), uniforms)
     out = np.empty((len(pa), g.shape[0]))
-    for grp in _classes(pa):
+    for grp in patient_classes(pa):
         ck = class_kernels(mech, grp.cancer, grp.grade, grp.immunity, g, sch)
-        mu = _mu_dormant(pa, mech, ck.setup, grp.members)
+        mu = dormant_means(pa, mech, ck.setup, grp.members)
         margins = pa.margin[grp.members]
         for m in np.unique(margins):
             sel = margins == m
@@ -713,7 +715,7 @@ def individual_terms(
     sch = lapse_schedules(mech.lapse_rate_per_year, mech.lapse_days, t_max, uniforms)
     sched, dips = _sched_vector(mech)
     out = np.zeros((len(pa), 3))
-    for grp in _classes(pa):
+    for grp in patient_classes(pa):
         setup = class_setup(mech, grp.cancer, grp.grade, grp.immunity)
         step = grid_days
         if step is None:
@@ -725,7 +727,7 @@ def individual_terms(
             grid = np.unique(np.append(t[grp.members], t_max))
             ck = class_kernels(mech, grp.cancer, grp.grade, grp.immunity, grid, sch)
             on_grid = True
-        mu = _mu_dormant(pa, mech, ck.setup, grp.members)
+        mu = dormant_means(pa, mech, ck.setup, grp.members)
         res = np.array([mech.residual_cells[str(m)] for m in pa.margin[grp.members]])
         sub = np.zeros((len(grp.members), 3))
         _patient_terms(
