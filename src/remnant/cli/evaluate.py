@@ -17,14 +17,19 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from remnant.data import (
-    FILE_EXTENSIONS,
-    MISSING_OPTIONS,
-    TIME_UNITS,
-    Cohort,
-    list_cohorts,
-    load_cohort,
-    load_file,
+from remnant.cli.cohort_flags import (
+    Covariates,
+    EventCol,
+    ImmuneCols,
+    Missing,
+    OtherCols,
+    RemovalCols,
+    StageCols,
+    TimeCol,
+    TimeUnit,
+    cohort_line,
+    cohort_sources,
+    split_list,
 )
 from remnant.errors import ConvergenceError, RemnantInputError
 from remnant.yardstick.evaluate import IPCW_OPTIONS, Evaluation, evaluate, parse_horizons
@@ -39,12 +44,8 @@ _HELP = (
 )
 
 
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def _parse_horizon_text(text: str) -> list[float]:
-    parts = _split(text)
+    parts = split_list(text)
     if not parts:
         raise RemnantInputError("--horizons", "comma-separated years, e.g. 1,3,5", text)
     values = []
@@ -58,65 +59,6 @@ def _parse_horizon_text(text: str) -> list[float]:
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise RemnantInputError("--horizons", "positive numbers of years", text)
     return parse_horizons(values)
-
-
-class _Sources:
-    """How to turn ``NAME|FILE`` into a cohort, with the file flags and missing option."""
-
-    def __init__(
-        self,
-        *,
-        time_col: str | None,
-        event_col: str | None,
-        time_unit: str,
-        groups: dict[str, list[str]],
-        covariates: list[str] | None,
-        missing: str,
-    ) -> None:
-        self.time_col = time_col
-        self.event_col = event_col
-        self.time_unit = time_unit
-        self.groups = groups
-        self.covariates = covariates
-        self.missing = missing
-
-    @staticmethod
-    def is_file(value: str) -> bool:
-        return Path(value).suffix.lower() in FILE_EXTENSIONS or Path(value).exists()
-
-    def load(self, value: str, flag: str) -> Cohort:
-        if value in list_cohorts():
-            return load_cohort(value, missing=self.missing, covariates=self.covariates)
-        if not self.is_file(value):
-            raise RemnantInputError(
-                flag,
-                "a bundled cohort ("
-                + ", ".join(list_cohorts())
-                + ") or a "
-                + "/".join(FILE_EXTENSIONS)
-                + " file",
-                value,
-            )
-        for option, given in (("--time-col", self.time_col), ("--event-col", self.event_col)):
-            if not given:
-                raise RemnantInputError(
-                    option,
-                    f"the name of a column of {Path(value).name}",
-                    None,
-                    detail=f"required when {flag} is a file",
-                )
-        assert self.time_col is not None and self.event_col is not None
-        return load_file(
-            value,
-            self.time_col,
-            self.event_col,
-            time_unit=self.time_unit,
-            stage_cols=self.groups["stage"],
-            removal_cols=self.groups["removal"],
-            immune_cols=self.groups["immune"],
-            other_cols=self.groups["other"],
-            missing=self.missing,
-        )
 
 
 def _check_outputs(json_out: Path | None, plots: Path | None) -> None:
@@ -133,18 +75,6 @@ def _check_outputs(json_out: Path | None, plots: Path | None) -> None:
             )
     if plots is not None and plots.exists() and not plots.is_dir():
         raise RemnantInputError("--plots", "a directory", str(plots), detail="is a file")
-
-
-def _cohort_line(role: str, cohort: Cohort) -> str:
-    text = (
-        f"{role}{cohort.name}: {cohort.n} patients, {cohort.n_events} events "
-        f"({cohort.event_rate:.1%}), {len(cohort.covariates)} covariates"
-    )
-    if cohort.n_dropped:
-        text += f"; {cohort.n_dropped} rows dropped for missing covariates"
-    if cohort.n_imputed:
-        text += f"; {cohort.n_imputed} missing values imputed"
-    return text
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -226,34 +156,15 @@ def evaluate_command(
     plots: Annotated[
         Path | None, typer.Option("--plots", help="Write calibration and KM plots (PNG) here.")
     ] = None,
-    time_col: Annotated[
-        str | None, typer.Option("--time-col", help="Time column of a file.")
-    ] = None,
-    event_col: Annotated[
-        str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")
-    ] = None,
-    time_unit: Annotated[
-        str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
-    ] = "days",
-    stage_cols: Annotated[
-        str | None, typer.Option("--stage-cols", help="Stage covariates of a file (a,b,...).")
-    ] = None,
-    removal_cols: Annotated[
-        str | None, typer.Option("--removal-cols", help="Removal covariates of a file.")
-    ] = None,
-    immune_cols: Annotated[
-        str | None, typer.Option("--immune-cols", help="Immune covariates of a file.")
-    ] = None,
-    other_cols: Annotated[
-        str | None, typer.Option("--other-cols", help="Other covariates of a file.")
-    ] = None,
-    covariates: Annotated[
-        str | None,
-        typer.Option("--covariates", help="Use only these covariates of a bundled cohort."),
-    ] = None,
-    missing: Annotated[
-        str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
-    ] = "drop",
+    time_col: TimeCol = None,
+    event_col: EventCol = None,
+    time_unit: TimeUnit = "days",
+    stage_cols: StageCols = None,
+    removal_cols: RemovalCols = None,
+    immune_cols: ImmuneCols = None,
+    other_cols: OtherCols = None,
+    covariates: Covariates = None,
+    missing: Missing = "drop",
     ipcw: Annotated[
         str,
         typer.Option(
@@ -274,50 +185,23 @@ def evaluate_command(
         raise RemnantInputError("--data", "--data NAME|FILE, or --train and --test", None)
     if cv is not None and data is None:
         raise RemnantInputError("--cv", "only with --data", cv)
-    if time_unit not in TIME_UNITS:
-        raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
-    if missing not in MISSING_OPTIONS:
-        raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
     if ipcw not in IPCW_OPTIONS:
         raise RemnantInputError("--ipcw", "one of " + ", ".join(IPCW_OPTIONS), ipcw)
     horizon_years = _parse_horizon_text(horizons)
     _check_outputs(json_out, plots)
 
-    groups = {
-        "stage": _split(stage_cols),
-        "removal": _split(removal_cols),
-        "immune": _split(immune_cols),
-        "other": _split(other_cols),
-    }
-    sources = _Sources(
+    sources = cohort_sources(
+        [v for v in (data, train, test) if v is not None],
         time_col=time_col,
         event_col=event_col,
         time_unit=time_unit,
-        groups=groups,
-        covariates=_split(covariates) or None,
+        stage_cols=stage_cols,
+        removal_cols=removal_cols,
+        immune_cols=immune_cols,
+        other_cols=other_cols,
+        covariates=covariates,
         missing=missing,
     )
-    names = [v for v in (data, train, test) if v is not None]
-    uses_file = any(v not in list_cohorts() for v in names)
-    file_flags = [
-        flag
-        for flag, given in (
-            ("--time-col", time_col),
-            ("--event-col", event_col),
-            ("--stage-cols", stage_cols),
-            ("--removal-cols", removal_cols),
-            ("--immune-cols", immune_cols),
-            ("--other-cols", other_cols),
-        )
-        if given
-    ]
-    if file_flags and not uses_file:
-        raise RemnantInputError(
-            file_flags[0],
-            "only with a .csv/.parquet file",
-            None,
-            detail="bundled cohorts define their own columns; use --covariates to choose some",
-        )
 
     out = Console(highlight=False)
     if not out.is_terminal:
@@ -325,14 +209,14 @@ def evaluate_command(
         out = Console(highlight=False, width=max(out.width, 130))
     if data is not None:
         cohort = sources.load(data, "--data")
-        out.print(_cohort_line("", cohort))
+        out.print(cohort_line("", cohort))
         kwargs: dict[str, Any] = {"data": cohort, "cv": 5 if cv is None else cv}
     else:
         assert train is not None and test is not None
         train_cohort = sources.load(train, "--train")
         test_cohort = align_to_train(train_cohort, sources.load(test, "--test"))
-        out.print(_cohort_line("train ", train_cohort))
-        out.print(_cohort_line("test  ", test_cohort))
+        out.print(cohort_line("train ", train_cohort))
+        out.print(cohort_line("test  ", test_cohort))
         kwargs = {"train": train_cohort, "test": test_cohort}
 
     err = Console(stderr=True)

@@ -10,8 +10,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from remnant.cli.evaluate import _cohort_line, _Sources, _split
-from remnant.data import MISSING_OPTIONS, TIME_UNITS, list_cohorts
+from remnant.cli.cohort_flags import (
+    Covariates,
+    EventCol,
+    ImmuneCols,
+    Missing,
+    OtherCols,
+    RemovalCols,
+    StageCols,
+    TimeCol,
+    TimeUnit,
+    cohort_line,
+    cohort_sources,
+)
 from remnant.errors import ConvergenceError, RemnantInputError
 from remnant.model.parameters import CANCERS
 
@@ -32,37 +43,19 @@ def fit_command(
         typer.Option("--report", help="Write the cause effects (CSV and PNG) to this directory."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lapse schedules.")] = 0,
-    time_col: Annotated[
-        str | None, typer.Option("--time-col", help="Time column of a file.")
-    ] = None,
-    event_col: Annotated[
-        str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")
-    ] = None,
-    time_unit: Annotated[
-        str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
-    ] = "days",
-    stage_cols: Annotated[str | None, typer.Option("--stage-cols", help="Stage columns.")] = None,
-    removal_cols: Annotated[
-        str | None, typer.Option("--removal-cols", help="Removal columns.")
-    ] = None,
-    immune_cols: Annotated[
-        str | None, typer.Option("--immune-cols", help="Immune columns.")
-    ] = None,
-    other_cols: Annotated[str | None, typer.Option("--other-cols", help="Other columns.")] = None,
-    covariates: Annotated[
-        str | None, typer.Option("--covariates", help="Use only these columns of a bundled cohort.")
-    ] = None,
-    missing: Annotated[
-        str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
-    ] = "drop",
+    time_col: TimeCol = None,
+    event_col: EventCol = None,
+    time_unit: TimeUnit = "days",
+    stage_cols: StageCols = None,
+    removal_cols: RemovalCols = None,
+    immune_cols: ImmuneCols = None,
+    other_cols: OtherCols = None,
+    covariates: Covariates = None,
+    missing: Missing = "drop",
 ) -> None:
     """Fit the model and write it."""
     if cancer is not None and cancer not in CANCERS:
         raise RemnantInputError("--cancer", "one of " + ", ".join(CANCERS), cancer)
-    if time_unit not in TIME_UNITS:
-        raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
-    if missing not in MISSING_OPTIONS:
-        raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
     if out.suffix.lower() != ".json":
         raise RemnantInputError("--out", "a .json file path", str(out))
     if out.is_dir():
@@ -76,41 +69,21 @@ def fit_command(
         )
     if report is not None and report.exists() and not report.is_dir():
         raise RemnantInputError("--report", "a directory", str(report), detail="is a file")
-    file_flags = [
-        f
-        for f, v in (
-            ("--time-col", time_col),
-            ("--event-col", event_col),
-            ("--stage-cols", stage_cols),
-            ("--removal-cols", removal_cols),
-            ("--immune-cols", immune_cols),
-            ("--other-cols", other_cols),
-        )
-        if v
-    ]
-    if file_flags and data in list_cohorts():
-        raise RemnantInputError(
-            file_flags[0],
-            "only with a .csv/.parquet file",
-            None,
-            detail="bundled cohorts define their own columns",
-        )
-    sources = _Sources(
+    sources = cohort_sources(
+        [data],
         time_col=time_col,
         event_col=event_col,
         time_unit=time_unit,
-        groups={
-            "stage": _split(stage_cols),
-            "removal": _split(removal_cols),
-            "immune": _split(immune_cols),
-            "other": _split(other_cols),
-        },
-        covariates=_split(covariates) or None,
+        stage_cols=stage_cols,
+        removal_cols=removal_cols,
+        immune_cols=immune_cols,
+        other_cols=other_cols,
+        covariates=covariates,
         missing=missing,
     )
     cohort = sources.load(data, "--data")
     con = Console(highlight=False, width=max(Console().width, 110))
-    con.print(_cohort_line("", cohort))
+    con.print(cohort_line("", cohort))
     if not cohort.covariates:
         raise RemnantInputError("--data", "a cohort with at least one covariate column", data)
 

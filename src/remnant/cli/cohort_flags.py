@@ -1,0 +1,174 @@
+"""Flags shared by the commands that read a cohort (``evaluate``, ``fit``): ``NAME|FILE``,
+the file's columns and cause groups, the missing-value rule; and turning them into a cohort.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remnant.data import (
+    FILE_EXTENSIONS,
+    MISSING_OPTIONS,
+    TIME_UNITS,
+    Cohort,
+    list_cohorts,
+    load_cohort,
+    load_file,
+)
+from remnant.errors import RemnantInputError
+
+TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column of a file.")]
+EventCol = Annotated[str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")]
+TimeUnit = Annotated[
+    str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
+]
+StageCols = Annotated[
+    str | None, typer.Option("--stage-cols", help="Stage covariates of a file (a,b,...).")
+]
+RemovalCols = Annotated[
+    str | None, typer.Option("--removal-cols", help="Removal covariates of a file.")
+]
+ImmuneCols = Annotated[
+    str | None, typer.Option("--immune-cols", help="Immune covariates of a file.")
+]
+OtherCols = Annotated[str | None, typer.Option("--other-cols", help="Other covariates of a file.")]
+Covariates = Annotated[
+    str | None,
+    typer.Option("--covariates", help="Use only these covariates of a bundled cohort."),
+]
+Missing = Annotated[
+    str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
+]
+
+
+def split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+class CohortSources:
+    """How to turn ``NAME|FILE`` into a cohort, with the file flags and missing option."""
+
+    def __init__(
+        self,
+        *,
+        time_col: str | None,
+        event_col: str | None,
+        time_unit: str,
+        groups: dict[str, list[str]],
+        covariates: list[str] | None,
+        missing: str,
+    ) -> None:
+        self.time_col = time_col
+        self.event_col = event_col
+        self.time_unit = time_unit
+        self.groups = groups
+        self.covariates = covariates
+        self.missing = missing
+
+    @staticmethod
+    def is_file(value: str) -> bool:
+        return Path(value).suffix.lower() in FILE_EXTENSIONS or Path(value).exists()
+
+    def load(self, value: str, flag: str) -> Cohort:
+        if value in list_cohorts():
+            return load_cohort(value, missing=self.missing, covariates=self.covariates)
+        if not self.is_file(value):
+            raise RemnantInputError(
+                flag,
+                "a bundled cohort ("
+                + ", ".join(list_cohorts())
+                + ") or a "
+                + "/".join(FILE_EXTENSIONS)
+                + " file",
+                value,
+            )
+        for option, given in (("--time-col", self.time_col), ("--event-col", self.event_col)):
+            if not given:
+                raise RemnantInputError(
+                    option,
+                    f"the name of a column of {Path(value).name}",
+                    None,
+                    detail=f"required when {flag} is a file",
+                )
+        assert self.time_col is not None and self.event_col is not None
+        return load_file(
+            value,
+            self.time_col,
+            self.event_col,
+            time_unit=self.time_unit,
+            stage_cols=self.groups["stage"],
+            removal_cols=self.groups["removal"],
+            immune_cols=self.groups["immune"],
+            other_cols=self.groups["other"],
+            missing=self.missing,
+        )
+
+
+def cohort_sources(
+    names: list[str],
+    *,
+    time_col: str | None,
+    event_col: str | None,
+    time_unit: str,
+    stage_cols: str | None,
+    removal_cols: str | None,
+    immune_cols: str | None,
+    other_cols: str | None,
+    covariates: str | None,
+    missing: str,
+) -> CohortSources:
+    """Check the cohort flags (before any work) and return how to load ``names``.
+
+    File flags are an error when every name is a bundled cohort.
+    """
+    if time_unit not in TIME_UNITS:
+        raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
+    if missing not in MISSING_OPTIONS:
+        raise RemnantInputError("--missing", "one of " + ", ".join(MISSING_OPTIONS), missing)
+    file_flags = [
+        flag
+        for flag, given in (
+            ("--time-col", time_col),
+            ("--event-col", event_col),
+            ("--stage-cols", stage_cols),
+            ("--removal-cols", removal_cols),
+            ("--immune-cols", immune_cols),
+            ("--other-cols", other_cols),
+        )
+        if given
+    ]
+    if file_flags and all(v in list_cohorts() for v in names):
+        raise RemnantInputError(
+            file_flags[0],
+            "only with a .csv/.parquet file",
+            None,
+            detail="bundled cohorts define their own columns; use --covariates to choose some",
+        )
+    return CohortSources(
+        time_col=time_col,
+        event_col=event_col,
+        time_unit=time_unit,
+        groups={
+            "stage": split_list(stage_cols),
+            "removal": split_list(removal_cols),
+            "immune": split_list(immune_cols),
+            "other": split_list(other_cols),
+        },
+        covariates=split_list(covariates) or None,
+        missing=missing,
+    )
+
+
+def cohort_line(role: str, cohort: Cohort) -> str:
+    text = (
+        f"{role}{cohort.name}: {cohort.n} patients, {cohort.n_events} events "
+        f"({cohort.event_rate:.1%}), {len(cohort.covariates)} covariates"
+    )
+    if cohort.n_dropped:
+        text += f"; {cohort.n_dropped} rows dropped for missing covariates"
+    if cohort.n_imputed:
+        text += f"; {cohort.n_imputed} missing values imputed"
+    return text
