@@ -36,6 +36,17 @@ import pandas as pd
 from numba import njit
 
 from remnant.model.mechanisms import derive, dip_multiplier
+from remnant.model.outcomes import BASE as _BASE
+from remnant.model.outcomes import DEATH as _DEATH
+from remnant.model.outcomes import DIP as _DIP
+from remnant.model.outcomes import DISTANT as _DISTANT
+from remnant.model.outcomes import EVENTS, ORIGINS, PHASES
+from remnant.model.outcomes import LAPSE as _LAPSE
+from remnant.model.outcomes import LOCAL as _LOCAL
+from remnant.model.outcomes import MARGIN as _MARGIN
+from remnant.model.outcomes import NONE as _NONE
+from remnant.model.outcomes import PRE as _PRE
+from remnant.model.outcomes import SEED as _SEED
 from remnant.model.parameters import Mechanism, Patient
 from remnant.model.units import DAYS_PER_YEAR
 
@@ -50,14 +61,6 @@ __all__ = [
     "simulate_reference",
 ]
 
-EVENTS = ("none", "local", "distant", "death")
-ORIGINS = ("none", "margin", "seed")
-PHASES = ("none", "pre-surgery", "dip", "lapse", "baseline")
-
-_NONE = 0
-_LOCAL, _DISTANT, _DEATH = 1, 2, 3
-_MARGIN, _SEED = 1, 2
-_PRE, _DIP, _LAPSE, _BASE = 1, 2, 3, 4
 
 # Patients per random stream: results do not depend on the number of threads.
 CHUNK_SIZE = 500

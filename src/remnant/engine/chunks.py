@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from remnant.engine.kernel import EVENTS, ORIGINS, PHASES, simulate_chunk
+from remnant.engine.kernel import simulate_chunk
 from remnant.model.mechanisms import derive, mechanism_vector
+from remnant.model.outcomes import EVENTS, ORIGINS, PHASES
 from remnant.model.scenario import Scenario
 from remnant.model.units import DAYS_PER_YEAR
 

@@ -19,15 +19,16 @@ from remnant.model.mechanisms import (
     PROFILE_INDEX,
     phase_transition,
 )
-
-EVENTS = ("none", "local", "distant", "death")
-ORIGINS = ("none", "margin", "seed")
-PHASES = ("none", "pre-surgery", "dip", "lapse", "baseline")
-
-_NONE = 0
-_LOCAL, _DISTANT, _DEATH = 1, 2, 3
-_MARGIN, _SEED = 1, 2
-_PRE, _DIP, _LAPSE, _BASE = 1, 2, 3, 4
+from remnant.model.outcomes import BASE as _BASE
+from remnant.model.outcomes import DEATH as _DEATH
+from remnant.model.outcomes import DIP as _DIP
+from remnant.model.outcomes import DISTANT as _DISTANT
+from remnant.model.outcomes import LAPSE as _LAPSE
+from remnant.model.outcomes import LOCAL as _LOCAL
+from remnant.model.outcomes import MARGIN as _MARGIN
+from remnant.model.outcomes import NONE as _NONE
+from remnant.model.outcomes import PRE as _PRE
+from remnant.model.outcomes import SEED as _SEED
 
 # A stochastic leap never grows the expected size by more than e**20 (~5e8): keeps the
 # negative-binomial draws inside int64; cutting a phase is exact by the Markov property.

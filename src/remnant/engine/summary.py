@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from remnant.engine.kernel import EVENTS, ORIGINS, PHASES
+from remnant.model.outcomes import EVENTS, ORIGINS, PHASES
 from remnant.model.units import DAYS_PER_YEAR
 
 SUMMARY_YEARS = (1.0, 3.0, 5.0, 10.0)
