@@ -218,3 +218,13 @@ def test_yardstick_remnant_model_on_ovarian() -> None:
     np.testing.assert_allclose(v[0], 1.0, rtol=0, atol=1e-9)
     # risk is -log S(5 years): higher risk means lower survival at 5 years
     np.testing.assert_allclose(risk, -np.log(np.clip(v[2], 1e-300, 1.0)), rtol=1e-9)
+
+
+def test_a_small_wide_cohort_converges() -> None:
+    # hcc with its immune columns: 101 patients, 65 events, 29 columns, 48 parameters; some
+    # patients' immunity reaches the edges of the kernel table (docs/fit.md, section 4)
+    f = fit(load_cohort("hcc"))
+    se = f.result.se
+    assert len(f.result.names) == 48
+    assert np.all(np.isfinite(se)) and np.all(se > 0)
+    assert np.all(np.linalg.eigvalsh(f.result.covariance) > 0)

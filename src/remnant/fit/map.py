@@ -26,11 +26,11 @@ from remnant.fit.links import P_I0, Design
 from remnant.fit.tables import KernelTable
 
 FD_STEP = 1e-4  # per-patient central differences in the predictors
-HESS_STEP = 1e-2  # central differences of the gradient for the Hessian
+HESS_STEP = 1e-3  # central differences of the gradient: the largest move of any predictor
 GRAD_TOL = 1e-6  # L-BFGS-B stopping rule on the mean log posterior (per patient)
 STEP_TOL = 0.1  # converged: the Newton step is below 0.1 standard error in every parameter
 NEWTON_STEPS = 4
-WALL = 50.0  # curvature of the wall on log I0 outside the kernel table (per patient)
+WALL = 200.0  # cubic wall on log I0 outside the kernel table: WALL |over|^3 per patient
 LN2 = 0.6931471805599453
 MAX_ITER = 500
 BOUND = 12.0  # |theta| <= 12 on the log scale (e^12 ~ 1.6e5-fold): beyond is a failed fit
@@ -90,26 +90,32 @@ class Objective:
 
     def _range_penalty(self, li: np.ndarray) -> tuple[float, np.ndarray]:
         # Immunity outside the table (below 1/32, or above the level that clears every clone)
-        # is outside the model's range: a smooth quadratic wall keeps each patient's log I0
-        # inside, instead of the flat extrapolation of the table's edge rows.
+        # is outside the model's range: a cubic wall keeps each patient's log I0 inside,
+        # instead of the flat extrapolation of the table's edge rows. Cubic, not quadratic, so
+        # that the curvature rises from zero and a patient at the edge does not make the
+        # finite-difference Hessian depend on which side of the edge a step lands.
         lo = float(self.table.log2_i0[0]) * LN2
         hi = float(self.table.log2_i0[-1]) * LN2
         over = np.clip(li - hi, 0.0, None) - np.clip(lo - li, 0.0, None)
-        return WALL * float(over @ over), 2.0 * WALL * over
+        return WALL * float(np.abs(over) @ (over * over)), 3.0 * WALL * over * np.abs(over)
 
     def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
         """Central differences of the gradient, symmetrised.
 
-        The step (0.01 on the log scale, far below the standard errors) spans several
-        interpolation cells, so the kinks of the interpolated kernels average out.
+        Parameter ``j`` moves by ``step / max_i |A_ij|``: no patient's predictor moves by
+        more than ``step`` (0.001 on the log scale, far below the standard errors), whatever
+        the range of the column (a column with a patient 10 sd out would otherwise carry
+        that patient across several interpolation cells).
         """
         p = theta.shape[0]
+        reach = np.abs(self.design.loadings).max(axis=(0, 1)) if p else np.zeros(0)
+        steps = step / np.maximum(reach, 1.0)
         h = np.zeros((p, p))
         for j in range(p):
             e = np.zeros(p)
-            e[j] = step
+            e[j] = steps[j]
             h[:, j] = (self.value_and_grad(theta + e)[1] - self.value_and_grad(theta - e)[1]) / (
-                2 * step
+                2 * steps[j]
             )
         return 0.5 * (h + h.T)
 
