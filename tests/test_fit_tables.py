@@ -33,7 +33,7 @@ def _curves(tab, pa, mech, times):
     n = len(pa)
     lr = np.log([mech.residual_cells[m] for m in pa.margin])
     eta = np.vstack([np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), np.zeros(n)])
-    return tab.curves(times, eta, 0.0, np.zeros(n, dtype=np.int64), 1)
+    return tab.curves(times, eta, 0.0, np.zeros(n, dtype=np.int64), False)
 
 
 def test_table_reproduces_survival_matrix(colon_table):

@@ -140,12 +140,16 @@ def recalibrate(
         return dataclasses.replace(f, result=dataclasses.replace(f.result, theta=theta))
 
     def deviance(delta: float) -> float:
-        q = np.clip(np.array(list(five_year_risk(shifted(delta), cancer, stages).values())),
-                    1e-12, 1 - 1e-12)
+        q = np.clip(
+            np.array(list(five_year_risk(shifted(delta), cancer, stages).values())),
+            1e-12,
+            1 - 1e-12,
+        )
         return float(np.sum(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))))
 
-    res = optimize.minimize_scalar(deviance, bounds=(-6.0, 6.0), method="bounded",
-                                   options={"xatol": 1e-6})
+    res = optimize.minimize_scalar(
+        deviance, bounds=(-6.0, 6.0), method="bounded", options={"xatol": 1e-6}
+    )
     delta = float(res.x)
     out = shifted(delta)
     record = {
@@ -199,9 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         print(cancer, m["data"]["rows"], "patients", m["data"]["events"], "events", pars)
         if "recalibration" in m["data"]:
             r = m["data"]["recalibration"]
-            print(f"  recalibrated: {r['parameter']} {r['offset']:+.3f}; 5-year risk fitted",
-                  {k: round(v, 3) for k, v in r["fitted_5y"].items()}, "->",
-                  {k: round(v, 3) for k, v in r["recalibrated_5y"].items()})
+            print(
+                f"  recalibrated: {r['parameter']} {r['offset']:+.3f}; 5-year risk fitted",
+                {k: round(v, 3) for k, v in r["fitted_5y"].items()},
+                "->",
+                {k: round(v, 3) for k, v in r["recalibrated_5y"].items()},
+            )
     print(f"wrote {args.out}")
 
 

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.errors import RemnantInputError
-from remnant.fit.tables import GH_NODES, dormant_seeds
+from remnant.fit.tables import dormant_seeds
 from remnant.likelihood.cohort import PatientArrays
 from remnant.model.parameters import Mechanism, Patient
 
@@ -87,9 +87,9 @@ class Design:
         return self.offset + np.einsum("knp,p->kn", self.loadings, theta)
 
     @property
-    def quadrature_nodes(self) -> int:
-        """Gauss-Hermite nodes over the spread of ``log I0`` (1 without a spread)."""
-        return GH_NODES if self.spread_index is not None else 1
+    def spread_integrated(self) -> bool:
+        """True when ``log I0`` is spread between patients (a spread parameter is fitted)."""
+        return self.spread_index is not None
 
     @property
     def active(self) -> np.ndarray:

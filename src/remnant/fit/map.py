@@ -6,8 +6,9 @@ recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent cen
 ``l_i`` depends on ``theta`` only through the patient's four predictors and the shared spread,
 so its gradient is ``sum_k A_k^T dl/d eta_k`` with the five per-patient derivatives taken by
 central differences inside the compiled kernel (only for the predictors the parameters
-move): a gradient costs at most eleven evaluations whatever the number of covariates. L-BFGS-B finds the mode; the Hessian there (central
-differences of the gradient) gives the Laplace covariance. The fit fails loudly
+move): a gradient costs at most eleven evaluations whatever the number of covariates.
+L-BFGS-B finds the mode; the Hessian there (central differences of the gradient) gives the
+Laplace covariance. The fit fails loudly
 (:class:`remnant.errors.ConvergenceError`) when the optimiser stops without converging, the
 gradient at the mode is not small, or the Hessian is not positive definite.
 """
@@ -55,7 +56,7 @@ class Objective:
             d.predictors(theta),
             d.spread(theta),
             d.grade_index,
-            d.quadrature_nodes,
+            d.spread_integrated,
             d.active,
             with_grad=with_grad,
             step=FD_STEP,

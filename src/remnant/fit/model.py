@@ -105,7 +105,7 @@ class RemnantFit:
             design.predictors(th),
             design.spread(th),
             design.grade_index,
-            design.quadrature_nodes,
+            design.spread_integrated,
         )
 
     def survival(self, X: pd.DataFrame, times: Times) -> pd.DataFrame:

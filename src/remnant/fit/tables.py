@@ -8,14 +8,17 @@ A fit moves each patient's four *predictors* (docs/fit.md):
 * ``log a``: log of the clock speed of the patient's disease after surgery (``a = 2`` runs the
   kernels twice as fast: ``Lambda(t) = mu K(a t)``);
 
-and one shared spread ``sigma`` of ``log I0`` around the patient's value (integrated by
-Gauss-Hermite quadrature). The kernels of :mod:`remnant.likelihood` depend on ``I0`` and ``t``
-only, so they are computed once for a grid of ``log2 I0`` (step ``1/4``) and ``t`` (step
-``dt`` days) and interpolated bilinearly; ``mu`` and ``res`` enter in closed form.
+and one shared spread ``sigma`` of ``log I0`` around the patient's value. The kernels of
+:mod:`remnant.likelihood` depend on ``I0`` and ``t`` only, so they are computed once for a grid
+of ``log2 I0`` (step ``1/4``) and ``t`` (step ``dt`` days), linear in time; ``mu`` and ``res``
+enter in closed form. A patient at one ``log I0`` is interpolated in ``log2 I0`` by a limited
+cubic; with a spread, the integrand at the table rows is weighted by the Gaussian expectation
+of each row's hat function (exact for an integrand linear between rows).
 
-For patient ``i``, lapse schedule ``s`` (weight ``w_s``) and quadrature node ``q``:
-``S_i(t) = sum_q w_q sum_s w_s exp(-mu_i kc_s(a_i t)) (1 - P_L,s(a_i t))`` and the densities of
-local and distant recurrence follow by differentiating in ``t`` (docs/fit.md, section 2).
+For patient ``i``, lapse schedule ``s`` (weight ``w_s``) and table row ``r`` (weight
+``W_r(log I0_i, sigma)``, or the point interpolation without a spread):
+``S_i(t) = sum_r W_r sum_s w_s exp(-mu_i kc_rs(a_i t)) (1 - P_L,rs(a_i t))`` and the densities
+of local and distant recurrence follow by differentiating in ``t`` (docs/fit.md, section 2).
 
 Units: days, cells.
 """
@@ -45,7 +48,6 @@ LOG2_I0_MAX = 4.0  # never reached: the table stops above the immunity that clea
 TABLE_YEARS = 80.0  # kernels beyond (a t > 80 years) are held at their last value
 TABLE_STEP_DAYS = 7.0
 FIT_DRAWS = 16  # lapse schedules (randomised QMC) while fitting
-GH_NODES = 5  # Gauss-Hermite nodes for the spread of log I0 between patients
 # Immune changes (dip steps, lapse onsets) switch growth rates instantly, so each schedule's
 # detection rate jumps; a finite set of schedules then makes the likelihood step-wise in the
 # clock speed. The tabulated rates are smoothed with a Gaussian of this sd (days), i.e. every
@@ -84,6 +86,16 @@ class KernelTable:
     m_local: float
 
     @property
+    def by_time(self) -> np.ndarray:
+        """``values`` with time second, shape (n_grades, n_times, n_i0, n_schedules, N_TAB):
+        one time's rows and schedules are contiguous (the spread path reads them at once)."""
+        cached = self.__dict__.get("_by_time")
+        if cached is None:
+            cached = np.ascontiguousarray(np.moveaxis(self.values, 4, 1))
+            self.__dict__["_by_time"] = cached
+        return cached
+
+    @property
     def geometry(self) -> np.ndarray:
         """``(log2 I0 of row 0, its step, dt, M_L)`` for the compiled loops."""
         step = float(self.log2_i0[1] - self.log2_i0[0])
@@ -95,17 +107,28 @@ class KernelTable:
         eta: np.ndarray,
         sigma: float,
         grade_index: np.ndarray,
-        nodes: int,
+        spread: bool,
     ) -> np.ndarray:
         """``(S_rec, f_local, f_distant)`` per patient and time, shape (n, n_times, 3).
 
         ``eta`` holds the predictors ``log mu, log res, log I0, log a`` (shape (4, n));
-        ``nodes`` Gauss-Hermite nodes integrate the spread ``sigma`` of ``log I0``.
+        with ``spread``, ``log I0`` is spread ``N(log I0, sigma^2)`` between patients and
+        integrated over the table rows; without, each patient sits at its own ``log I0``.
         """
-        gx, gw = gauss_hermite(nodes)
         t = np.asarray(times, dtype=np.float64)
         out = np.zeros((eta.shape[1], t.shape[0], 3))
-        _curves(t, eta, sigma, grade_index, gx, gw, self.values, self.weights, self.geometry, out)
+        _curves(
+            t,
+            eta,
+            sigma,
+            grade_index,
+            spread,
+            self.values,
+            self.by_time if spread else self.values,
+            self.weights,
+            self.geometry,
+            out,
+        )
         return out
 
     def log_terms(
@@ -115,7 +138,7 @@ class KernelTable:
         eta: np.ndarray,
         sigma: float,
         grade_index: np.ndarray,
-        nodes: int,
+        spread: bool,
         active: np.ndarray,
         *,
         with_grad: bool,
@@ -127,7 +150,6 @@ class KernelTable:
         the second, shape (n, 5), its central differences (``step``) in ``log mu, log res,
         log I0, log a, sigma``, computed where ``active`` is true (0 elsewhere).
         """
-        gx, gw = gauss_hermite(nodes)
         n = time.shape[0]
         out = np.zeros(n)
         grad = np.zeros((n, 5))
@@ -137,9 +159,9 @@ class KernelTable:
             eta,
             sigma,
             grade_index,
-            gx,
-            gw,
+            spread,
             self.values,
+            self.by_time if spread else self.values,
             self.weights,
             self.geometry,
             step,
@@ -230,12 +252,6 @@ def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
     return out
 
 
-def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights for ``E[f(Z)]``, ``Z ~ N(0, 1)`` (weights sum to 1)."""
-    x, w = np.polynomial.hermite_e.hermegauss(n)
-    return x, w / w.sum()
-
-
 @njit(cache=True, inline="always")
 def _limited_slope(left: float, right: float) -> float:
     if left * right <= 0.0:
@@ -267,14 +283,151 @@ def _interp(
     return wr[0] * p1 + wr[1] * m1 + wr[2] * p2 + wr[3] * m2
 
 
+@njit(cache=True, inline="always")
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) * 0.3989422804014327
+
+
+@njit(cache=True, inline="always")
+def _cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z * 0.7071067811865476)
+
+
+@njit(cache=True, inline="always")
+def _ramp_up(lo: float, m: float, sd: float) -> float:
+    # E[(Y - lo) 1{lo < Y < lo + 1}], Y ~ N(m, sd^2)
+    al = (lo - m) / sd
+    be = (lo + 1.0 - m) / sd
+    return (m - lo) * (_cdf(be) - _cdf(al)) + sd * (_phi(al) - _phi(be))
+
+
+@njit(cache=True, inline="always")
+def _ramp_down(lo: float, m: float, sd: float) -> float:
+    # E[(lo + 1 - Y) 1{lo < Y < lo + 1}]
+    al = (lo - m) / sd
+    be = (lo + 1.0 - m) / sd
+    return (_cdf(be) - _cdf(al)) - _ramp_up(lo, m, sd)
+
+
+@njit(cache=True, inline="always")
+def _row_weight(r: int, top: int, m: float, sd: float) -> float:
+    # Gaussian expectation of row r's hat function (rows are 1 apart); the mass beyond the
+    # edges goes to the edge rows, whose values hold there
+    wgt = 0.0
+    if r > 0:
+        wgt += _ramp_up(r - 1.0, m, sd)
+    else:
+        wgt += _cdf(-m / sd)
+    if r < top:
+        wgt += _ramp_down(float(r), m, sd)
+    else:
+        wgt += _cdf((m - top) / sd)
+    return wgt
+
+
+@njit(cache=True)
+def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> None:
+    # every row's and schedule's tabulated quantities at one time (linear in time), once per
+    # patient, from the time-major table: the spread path then takes the value and the
+    # predictors' central differences from buf
+    lo = tabt[g, k]
+    hi = tabt[g, k + 1]
+    for r in range(buf.shape[0]):
+        for s in range(buf.shape[1]):
+            for v in range(buf.shape[2]):
+                buf[r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+
+
+@njit(cache=True)
+def _row_sums(
+    lm: float, lr: float, a: float, buf: np.ndarray, w: np.ndarray, m_loc: float, out: np.ndarray
+) -> None:
+    # per table row: (S_rec, local density, distant density) summed over the schedules, for
+    # seeds e^lm and residual cells e^lr; buf holds the rows' quantities at the patient's time
+    mu = math.exp(min(lm, 30.0))
+    res = math.exp(min(lr, 12.0))
+    for r in range(buf.shape[0]):
+        s_tot = 0.0
+        f_loc = 0.0
+        f_dis = 0.0
+        for s in range(buf.shape[1]):
+            e = w[s] * math.exp(-mu * max(buf[r, s, T_KC], 0.0))
+            if res > 0.0:
+                q0 = min(max(buf[r, s, T_Q0], 0.0), 1.0)
+                pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-buf[r, s, T_RHO]))
+                f_loc += e * plr * max(buf[r, s, T_DRHO], 0.0) * a
+            else:
+                pl = 0.0
+            s_tot += e * (1.0 - pl)
+            f_dis += e * mu * max(buf[r, s, T_KCT], 0.0) * a * (1.0 - pl)
+        out[r, 0] = s_tot
+        out[r, 1] = f_loc
+        out[r, 2] = f_dis
+
+
+@njit(cache=True)
+def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> None:
+    # log I0 ~ N(li, sigma^2) between patients: the weight of each table row is the Gaussian
+    # expectation of its hat function, so the spread is integrated exactly for an integrand
+    # linear in log2 I0 between rows (row values exact, no interpolation in I0), and the
+    # weights are smooth in li and sigma
+    top = out.shape[0] - 1
+    m = (li / math.log(2.0) - geom[0]) / geom[1]
+    sd = max(sigma / math.log(2.0) / geom[1], 1e-9)
+    for r in range(top + 1):
+        out[r] = _row_weight(r, top, m, sd) if abs(r - m) < 9.0 * sd + 1.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _mix(rows: np.ndarray, wts: np.ndarray) -> tuple[float, float, float]:
+    s_tot = 0.0
+    f_loc = 0.0
+    f_dis = 0.0
+    for r in range(rows.shape[0]):
+        s_tot += wts[r] * rows[r, 0]
+        f_loc += wts[r] * rows[r, 1]
+        f_dis += wts[r] * rows[r, 2]
+    return s_tot, f_loc, f_dis
+
+
+@njit(cache=True)
+def _one_spread(
+    lm: float,
+    lr: float,
+    li: float,
+    sigma: float,
+    a: float,
+    buf: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+) -> tuple[float, float, float]:
+    # as _one, with log I0 spread N(li, sigma^2) between patients (_row_weights)
+    rows = np.empty((buf.shape[0], 3))
+    wts = np.empty(buf.shape[0])
+    _row_sums(lm, lr, a, buf, w, geom[3], rows)
+    _row_weights(li, sigma, geom, wts)
+    return _mix(rows, wts)
+
+
+@njit(cache=True, inline="always")
+def _time_cell(t: float, la: float, dt: float, n_t: int) -> tuple[int, float, float]:
+    # table column k and fraction fu of the clock-scaled time, and the clock speed a
+    a = math.exp(min(max(la, -6.0), 6.0))
+    u = t * a / dt
+    k = int(math.floor(u))
+    if k >= n_t - 1:
+        return n_t - 2, 1.0, a
+    return k, u - k, a
+
+
 @njit(cache=True)
 def _one(
     t: float,
     x: np.ndarray,
     g: int,
-    gh_x: np.ndarray,
-    gh_w: np.ndarray,
+    spread: bool,
     tab: np.ndarray,
+    tabt: np.ndarray,
     w: np.ndarray,
     geom: np.ndarray,
 ) -> tuple[float, float, float]:
@@ -287,26 +440,23 @@ def _one(
     n_t = tab.shape[4]
     # clamp the predictors to where the model is meaningful (and the margin-clone sum stays
     # short): clock speed within e^+-6, residual cells <= e^12, seeds <= e^30
-    la = min(max(la, -6.0), 6.0)
     lr = min(lr, 12.0)
     lm = min(lm, 30.0)
-    a = math.exp(la)
-    u = t * a / dt
-    k = int(math.floor(u))
-    if k >= n_t - 1:
-        k = n_t - 2
-        fu = 1.0
-    else:
-        fu = u - k
+    k, fu, a = _time_cell(t, la, dt, n_t)
     mu = math.exp(lm)
     res = math.exp(lr)
     s_tot = 0.0
     f_loc = 0.0
     f_dis = 0.0
+    if spread:
+        buf = np.empty((n_i0, n_s, N_TAB))
+        _gather(tabt, g, k, fu, buf)
+        return _one_spread(lm, lr, li, sigma, a, buf, w, geom)
+    # each patient at its own log I0: cubic in log2 I0 (_interp)
     rows = np.empty(4, dtype=np.int64)
     wr = np.empty(4)
-    for q in range(gh_x.shape[0]):
-        y = (li / math.log(2.0) + sigma / math.log(2.0) * gh_x[q] - x0) / dx
+    for _ in range(1):
+        y = (li / math.log(2.0) - x0) / dx
         y = min(max(y, 0.0), n_i0 - 1.0)
         j = min(int(math.floor(y)), n_i0 - 2)
         fy = y - j
@@ -319,7 +469,6 @@ def _one(
         wr[1] = f3 - 2.0 * f2 + fy
         wr[2] = -2.0 * f3 + 3.0 * f2
         wr[3] = f3 - f2
-        wq = gh_w[q]
         for s in range(n_s):
             kc = max(_interp(tab, g, rows, wr, s, T_KC, k, fu), 0.0)
             kct = max(_interp(tab, g, rows, wr, s, T_KCT, k, fu), 0.0)
@@ -332,7 +481,7 @@ def _one(
             else:
                 pl = 0.0
                 plr = 0.0
-            ww = wq * w[s]
+            ww = w[s]
             s_tot += ww * e * (1.0 - pl)
             f_dis += ww * e * mu * kct * a * (1.0 - pl)
             f_loc += ww * e * plr * drho * a
@@ -345,14 +494,20 @@ def _log_term(
     ev: int,
     x: np.ndarray,
     g: int,
-    gh_x: np.ndarray,
-    gh_w: np.ndarray,
+    spread: bool,
     tab: np.ndarray,
+    tabt: np.ndarray,
     w: np.ndarray,
     geom: np.ndarray,
 ) -> float:
-    s, fl, fd = _one(t, x, g, gh_x, gh_w, tab, w, geom)
+    s, fl, fd = _one(t, x, g, spread, tab, tabt, w, geom)
     v = fl + fd if ev == 1 else s
+    return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
+
+
+@njit(cache=True, inline="always")
+def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
+    v = sff[1] + sff[2] if ev == 1 else sff[0]
     return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
 
 
@@ -363,9 +518,9 @@ def _log_terms(
     eta: np.ndarray,
     sigma: float,
     gi: np.ndarray,
-    gh_x: np.ndarray,
-    gh_w: np.ndarray,
+    spread: bool,
     tab: np.ndarray,
+    tabt: np.ndarray,
     w: np.ndarray,
     geom: np.ndarray,
     h: float,
@@ -374,9 +529,44 @@ def _log_terms(
     out: np.ndarray,
     grad: np.ndarray,
 ) -> None:
+    # spread of log I0 and a fixed clock: gather each patient's table column once and take
+    # the value and its central differences from it
+    fast = spread and not active[3]
+    buf = np.empty((tab.shape[1], tab.shape[2], tab.shape[3]))
+    rows0 = np.empty((tab.shape[1], 3))
+    rows1 = np.empty((tab.shape[1], 3))
+    wts0 = np.empty(tab.shape[1])
+    wts1 = np.empty(tab.shape[1])
     for i in range(t.shape[0]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
-        out[i] = _log_term(t[i], ev[i], x, gi[i], gh_x, gh_w, tab, w, geom)
+        if fast:
+            k, fu, a = _time_cell(t[i], x[3], geom[2], tab.shape[4])
+            _gather(tabt, gi[i], k, fu, buf)
+            # rows depend on (log mu, log res), weights on (log I0, sigma): each central
+            # difference changes one of the two
+            _row_sums(x[0], x[1], a, buf, w, geom[3], rows0)
+            _row_weights(x[2], x[4], geom, wts0)
+            out[i] = _log_of(ev[i], _mix(rows0, wts0))
+            if not with_grad:
+                continue
+            for p in range(5):
+                grad[i, p] = 0.0
+                if not active[p] or p == 3:
+                    continue
+                for sgn in (1.0, -1.0):
+                    if p < 2:
+                        lmv = x[0] + sgn * h if p == 0 else x[0]
+                        lrv = x[1] + sgn * h if p == 1 else x[1]
+                        _row_sums(lmv, lrv, a, buf, w, geom[3], rows1)
+                        v = _log_of(ev[i], _mix(rows1, wts0))
+                    else:
+                        liv = x[2] + sgn * h if p == 2 else x[2]
+                        sgv = x[4] + sgn * h if p == 4 else x[4]
+                        _row_weights(liv, sgv, geom, wts1)
+                        v = _log_of(ev[i], _mix(rows0, wts1))
+                    grad[i, p] += sgn * v / (2.0 * h)
+            continue
+        out[i] = _log_term(t[i], ev[i], x, gi[i], spread, tab, tabt, w, geom)
         if not with_grad:
             continue
         for p in range(5):
@@ -387,8 +577,8 @@ def _log_terms(
             xm = x.copy()
             xp[p] += h
             xm[p] -= h
-            lp = _log_term(t[i], ev[i], xp, gi[i], gh_x, gh_w, tab, w, geom)
-            lq = _log_term(t[i], ev[i], xm, gi[i], gh_x, gh_w, tab, w, geom)
+            lp = _log_term(t[i], ev[i], xp, gi[i], spread, tab, tabt, w, geom)
+            lq = _log_term(t[i], ev[i], xm, gi[i], spread, tab, tabt, w, geom)
             grad[i, p] = (lp - lq) / (2.0 * h)
 
 
@@ -398,9 +588,9 @@ def _curves(
     eta: np.ndarray,
     sigma: float,
     gi: np.ndarray,
-    gh_x: np.ndarray,
-    gh_w: np.ndarray,
+    spread: bool,
     tab: np.ndarray,
+    tabt: np.ndarray,
     w: np.ndarray,
     geom: np.ndarray,
     out: np.ndarray,
@@ -408,7 +598,7 @@ def _curves(
     for i in range(eta.shape[1]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
         for k in range(times.shape[0]):
-            s, fl, fd = _one(times[k], x, gi[i], gh_x, gh_w, tab, w, geom)
+            s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
             out[i, k, 0] = s
             out[i, k, 1] = fl
             out[i, k, 2] = fd
