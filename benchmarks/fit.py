@@ -35,8 +35,7 @@ def main() -> None:
         r = f.result
         rows.append((label, len(r.names), r.iterations, r.evaluations, r.seconds, total))
     table = Table(title="fit time (s), one process, 2 cores")
-    for col in ("data", "parameters", "iterations", "evaluations", "optimise+Hessian s",
-                "total s"):
+    for col in ("data", "parameters", "iterations", "evaluations", "optimise+Hessian s", "total s"):
         table.add_column(col)
     for label, p, it, ev, opt, total in rows:
         table.add_row(label, str(p), str(it), str(ev), f"{opt:.1f}", f"{total:.1f}")

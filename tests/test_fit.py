@@ -12,6 +12,7 @@ import pytest
 
 from remnant.data import load_cohort
 from remnant.errors import RemnantInputError
+from remnant.fit.map import Objective
 from remnant.fit.model import RemnantFit, fit
 from remnant.yardstick.registry import make_model
 
@@ -120,6 +121,27 @@ def test_stage_effect_is_positive_and_significant(fitted: RemnantFit) -> None:
     assert row["lower"] < row["estimate"] < row["upper"]
     assert row["estimate"] / row["se"] > 5.0, "a strong effect, far from noise"
     assert (p["se"] > 0).all() and np.isfinite(p.to_numpy()).all()
+
+
+def test_hessian_from_patient_blocks_matches_differences_of_the_gradient(
+    fitted: RemnantFit, data: tuple[pd.DataFrame, np.ndarray, np.ndarray]
+) -> None:
+    # sum_i A_i^T H_i A_i (docs/fit.md, section 4) against central differences of the whole
+    # gradient in each parameter; both carry an O(h^2) = 1e-6 difference error
+    X, time, event = data
+    mean, sd = fitted.links.priors()
+    obj = Objective(fitted.links.design(X), fitted.table, time, event, mean, sd)
+    theta = fitted.result.theta
+    assert obj.design.spread_index is not None, "the spread's chain rule is exercised"
+    h = 1e-3
+    p = theta.shape[0]
+    ref = np.zeros((p, p))
+    for j in range(p):
+        e = np.zeros(p)
+        e[j] = h
+        ref[:, j] = (obj.value_and_grad(theta + e)[1] - obj.value_and_grad(theta - e)[1]) / (2 * h)
+    ref = 0.5 * (ref + ref.T)
+    np.testing.assert_allclose(obj.hessian(theta), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 
 
 def test_higher_stage_means_lower_survival(fitted: RemnantFit) -> None:

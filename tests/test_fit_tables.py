@@ -18,15 +18,17 @@ def colon_table():
     return build_table(Mechanism(), "colon", (2,))
 
 
+def _patient_list() -> list[Patient]:
+    return [
+        Patient.from_stage("colon", st, margin=m, immune=im)
+        for st in ("I", "III")
+        for m in ("R0", "R1")
+        for im in ("low", "intermediate", "high")
+    ]
+
+
 def _patients() -> PatientArrays:
-    return PatientArrays.from_patients(
-        [
-            Patient.from_stage("colon", st, margin=m, immune=im)
-            for st in ("I", "III")
-            for m in ("R0", "R1")
-            for im in ("low", "intermediate", "high")
-        ]
-    )
+    return PatientArrays.from_patients(_patient_list())
 
 
 def _curves(tab, pa, mech, times):
@@ -75,3 +77,82 @@ def test_parameter_recovery_one_replicate():
     assert set(par.index) == set(TRUTH)
     assert (par["z"].abs() < 3.0).all(), par
     assert (par["se"] > 0).all()
+
+
+@pytest.mark.parametrize(("m", "sd"), [(5.3, 2.1), (-3.0, 1.0), (27.5, 0.7), (14.0, 0.01), (40, 3)])
+def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd):
+    from scipy import integrate, stats
+
+    from remnant.fit.tables import _row_weight
+
+    top = 28
+    w = np.array([_row_weight(r, top, m, sd) for r in range(top + 1)])
+    assert w.min() >= 0 and w.sum() == pytest.approx(1.0, abs=1e-12)
+    # hat functions reproduce linear functions: sum_r r W_r = E[clip(Y, 0, top)]
+    inside, _ = integrate.quad(lambda y: y * stats.norm.pdf(y, m, sd), 0, top, points=[m])
+    clipped = inside + top * stats.norm.sf(top, m, sd)
+    assert (np.arange(top + 1) * w).sum() == pytest.approx(clipped, abs=1e-8)
+
+
+def _eta(pa, mech):
+    lr = np.log([mech.residual_cells[m] for m in pa.margin])
+    return np.vstack([np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), np.zeros(len(pa))])
+
+
+@pytest.fixture(scope="module")
+def between_rows_error(colon_table):
+    # how far the one-patient (cubic) interpolation is from the likelihood midway between
+    # table rows, for the patients of _patients() at every mid-cell immunity
+    mech = Mechanism()
+    mids = 2.0 ** (colon_table.log2_i0[:-1] + 0.125)
+    pts = [p.replace(immunity=float(i0)) for i0 in mids for p in _patient_list()]
+    pa = PatientArrays.from_patients(pts)
+    exact = survival_matrix(pa, mech, TIMES, n_lapse_draws=16, seed=0)
+    point = colon_table.curves(TIMES, _eta(pa, mech), 0.0, np.zeros(len(pa), dtype=np.int64), False)
+    return float(np.abs(point[:, :, 0] - exact).max())
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.7, 1.2])
+def test_spread_integral_matches_the_point_curves_over_a_fine_grid(
+    colon_table, between_rows_error, sigma
+):
+    # reference: the one-patient curves at log I0 + sigma z on a grid of z (step 0.02,
+    # |z| <= 6) weighted by the normal density. The spread path is exact for its integrand,
+    # which follows the rows and the cubic's midpoints, straight in between: it may depart
+    # from the reference by no more than the cubic departs from the likelihood between rows.
+    mech = Mechanism()
+    pa = _patients()
+    n = len(pa)
+    eta = _eta(pa, mech)
+    gi = np.zeros(n, dtype=np.int64)
+    got = colon_table.curves(TIMES, eta, sigma, gi, True)[:, :, 0]
+    z = np.arange(-6.0, 6.0 + 1e-9, 0.02)
+    wz = np.exp(-0.5 * z**2)
+    wz /= wz.sum()
+    ref = np.zeros_like(got)
+    for zz, w in zip(z, wz, strict=True):
+        shifted = eta.copy()
+        shifted[2] += sigma * zz
+        ref += w * colon_table.curves(TIMES, shifted, 0.0, gi, False)[:, :, 0]
+    assert 0 < between_rows_error < 0.02
+    assert np.abs(got - ref).max() <= between_rows_error
+
+
+def test_log_terms_do_not_depend_on_the_number_of_threads(colon_table, monkeypatch):
+    import remnant.fit.tables as tables
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    eta = np.vstack([rng.normal(0, 1, n), np.full(n, -np.inf), rng.normal(0, 0.7, n), np.zeros(n)])
+    t = rng.uniform(30, 4000, n)
+    ev = rng.integers(0, 2, n)
+    gi = np.zeros(n, dtype=np.int64)
+    active = np.array([True, False, True, False, True])
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(tables, "_threads", lambda n, k=threads: k)
+        runs.append(
+            colon_table.log_terms(t, ev, eta, 0.6, gi, True, active, with_grad=True, step=1e-4)
+        )
+    for out, grad in runs[1:]:
+        assert np.array_equal(out, runs[0][0]) and np.array_equal(grad, runs[0][1])

@@ -25,7 +25,10 @@ Units: days, cells.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,24 +156,48 @@ class KernelTable:
         n = time.shape[0]
         out = np.zeros(n)
         grad = np.zeros((n, 5))
-        _log_terms(
-            time,
-            event,
-            eta,
-            sigma,
-            grade_index,
-            spread,
-            self.values,
-            self.by_time if spread else self.values,
-            self.weights,
-            self.geometry,
-            step,
-            active,
-            with_grad,
-            out,
-            grad,
-        )
+        tabt = self.by_time if spread else self.values
+        geom = self.geometry
+
+        def run(lo: int, hi: int) -> None:
+            _log_terms(
+                time[lo:hi],
+                event[lo:hi],
+                eta[:, lo:hi],
+                sigma,
+                grade_index[lo:hi],
+                spread,
+                self.values,
+                tabt,
+                self.weights,
+                geom,
+                step,
+                active,
+                with_grad,
+                out[lo:hi],
+                grad[lo:hi],
+            )
+
+        # patients are independent: contiguous blocks on threads (the compiled loop releases
+        # the GIL), the same numbers whatever the number of threads
+        bounds = np.linspace(0, n, _threads(n) + 1).astype(int)
+        if len(bounds) == 2:
+            run(0, n)
+        else:
+            list(_pool().map(run, bounds[:-1], bounds[1:]))
         return out, grad
+
+
+MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
+
+
+def _threads(n: int) -> int:
+    return max(1, min(len(os.sched_getaffinity(0)), n // MIN_BLOCK))
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
 
 
 def build_table(
@@ -322,47 +349,84 @@ def _row_weight(r: int, top: int, m: float, sd: float) -> float:
         wgt += _ramp_down(float(r), m, sd)
     else:
         wgt += _cdf((m - top) / sd)
-    return wgt
+    return max(wgt, 0.0)  # a difference of two tails can round below zero
 
 
 @njit(cache=True)
 def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> None:
-    # every row's and schedule's tabulated quantities at one time (linear in time), once per
-    # patient, from the time-major table: the spread path then takes the value and the
-    # predictors' central differences from buf
+    # the tabulated quantities at one time (linear in time) on a grid of half rows, once per
+    # patient, from the time-major table: even entries are the rows, odd ones the midpoints
+    # of the limited cubic of _interp (which follows the sharp fall of the kernels near the
+    # clearing level far better than a straight line). The spread path then takes the value
+    # and the predictors' central differences from buf.
     lo = tabt[g, k]
     hi = tabt[g, k + 1]
-    for r in range(buf.shape[0]):
-        for s in range(buf.shape[1]):
-            for v in range(buf.shape[2]):
-                buf[r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+    top = lo.shape[0] - 1
+    for r in range(top + 1):
+        for s in range(lo.shape[1]):
+            for v in range(lo.shape[2]):
+                buf[2 * r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+    for r in range(top):
+        for s in range(lo.shape[1]):
+            for v in range(lo.shape[2]):
+                p0 = buf[2 * max(r - 1, 0), s, v]
+                p1 = buf[2 * r, s, v]
+                p2 = buf[2 * r + 2, s, v]
+                p3 = buf[2 * min(r + 2, top), s, v]
+                m1 = _limited_slope(p1 - p0, p2 - p1)
+                m2 = _limited_slope(p2 - p1, p3 - p2)
+                buf[2 * r + 1, s, v] = 0.5 * (p1 + p2) + 0.125 * (m1 - m2)
 
 
 @njit(cache=True)
 def _row_sums(
-    lm: float, lr: float, a: float, buf: np.ndarray, w: np.ndarray, m_loc: float, out: np.ndarray
+    lm: float,
+    lr: float,
+    a: float,
+    buf: np.ndarray,
+    w: np.ndarray,
+    m_loc: float,
+    out: np.ndarray,
+    dout: np.ndarray,
 ) -> None:
-    # per table row: (S_rec, local density, distant density) summed over the schedules, for
-    # seeds e^lm and residual cells e^lr; buf holds the rows' quantities at the patient's time
+    # per (half) row: (S_rec, local density, distant density) summed over the schedules, for
+    # seeds e^lm and residual cells e^lr, in out; their derivatives in lm in dout (closed
+    # form: mu enters only through exp(-mu kc) and the distant density's factor mu). buf
+    # holds the rows' quantities at the patient's time.
+    capped = lm > 30.0
     mu = math.exp(min(lm, 30.0))
     res = math.exp(min(lr, 12.0))
     for r in range(buf.shape[0]):
         s_tot = 0.0
         f_loc = 0.0
         f_dis = 0.0
+        ds = 0.0
+        dl = 0.0
+        dd = 0.0
         for s in range(buf.shape[1]):
-            e = w[s] * math.exp(-mu * max(buf[r, s, T_KC], 0.0))
+            mk = mu * max(buf[r, s, T_KC], 0.0)
+            e = w[s] * math.exp(-mk)
             if res > 0.0:
                 q0 = min(max(buf[r, s, T_Q0], 0.0), 1.0)
                 pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-buf[r, s, T_RHO]))
-                f_loc += e * plr * max(buf[r, s, T_DRHO], 0.0) * a
+                fl = e * plr * max(buf[r, s, T_DRHO], 0.0) * a
+                f_loc += fl
+                dl -= mk * fl
             else:
                 pl = 0.0
-            s_tot += e * (1.0 - pl)
-            f_dis += e * mu * max(buf[r, s, T_KCT], 0.0) * a * (1.0 - pl)
+            sv = e * (1.0 - pl)
+            fd = e * mu * max(buf[r, s, T_KCT], 0.0) * a * (1.0 - pl)
+            s_tot += sv
+            f_dis += fd
+            ds -= mk * sv
+            dd += (1.0 - mk) * fd
         out[r, 0] = s_tot
         out[r, 1] = f_loc
         out[r, 2] = f_dis
+        # beyond the cap on seeds (e^30) nothing moves
+        dout[r, 0] = 0.0 if capped else ds
+        dout[r, 1] = 0.0 if capped else dl
+        dout[r, 2] = 0.0 if capped else dd
 
 
 @njit(cache=True)
@@ -371,11 +435,27 @@ def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> 
     # expectation of its hat function, so the spread is integrated exactly for an integrand
     # linear in log2 I0 between rows (row values exact, no interpolation in I0), and the
     # weights are smooth in li and sigma
+    # (the weights of _row_weight, with each knot's normal cdf and density computed once)
     top = out.shape[0] - 1
-    m = (li / math.log(2.0) - geom[0]) / geom[1]
-    sd = max(sigma / math.log(2.0) / geom[1], 1e-9)
+    half = 0.5 * geom[1]  # out holds half rows (_gather)
+    m = (li / math.log(2.0) - geom[0]) / half
+    sd = max(sigma / math.log(2.0) / half, 1e-9)
+    cdf = np.empty(top + 1)
+    pdf = np.empty(top + 1)
+    for j in range(top + 1):
+        z = (j - m) / sd
+        cdf[j] = _cdf(z)
+        pdf[j] = _phi(z)
     for r in range(top + 1):
-        out[r] = _row_weight(r, top, m, sd) if abs(r - m) < 9.0 * sd + 1.0 else 0.0
+        wgt = (
+            cdf[0] if r == 0 else (m - r + 1.0) * (cdf[r] - cdf[r - 1]) + sd * (pdf[r - 1] - pdf[r])
+        )
+        if r < top:
+            up = (m - r) * (cdf[r + 1] - cdf[r]) + sd * (pdf[r] - pdf[r + 1])
+            wgt += (cdf[r + 1] - cdf[r]) - up
+        else:
+            wgt += 1.0 - cdf[top]
+        out[r] = max(wgt, 0.0)
 
 
 @njit(cache=True, inline="always")
@@ -403,8 +483,9 @@ def _one_spread(
 ) -> tuple[float, float, float]:
     # as _one, with log I0 spread N(li, sigma^2) between patients (_row_weights)
     rows = np.empty((buf.shape[0], 3))
+    drows = np.empty((buf.shape[0], 3))
     wts = np.empty(buf.shape[0])
-    _row_sums(lm, lr, a, buf, w, geom[3], rows)
+    _row_sums(lm, lr, a, buf, w, geom[3], rows, drows)
     _row_weights(li, sigma, geom, wts)
     return _mix(rows, wts)
 
@@ -449,7 +530,7 @@ def _one(
     f_loc = 0.0
     f_dis = 0.0
     if spread:
-        buf = np.empty((n_i0, n_s, N_TAB))
+        buf = np.empty((2 * n_i0 - 1, n_s, N_TAB))
         _gather(tabt, g, k, fu, buf)
         return _one_spread(lm, lr, li, sigma, a, buf, w, geom)
     # each patient at its own log I0: cubic in log2 I0 (_interp)
@@ -511,7 +592,7 @@ def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
     return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _log_terms(
     t: np.ndarray,
     ev: np.ndarray,
@@ -532,32 +613,39 @@ def _log_terms(
     # spread of log I0 and a fixed clock: gather each patient's table column once and take
     # the value and its central differences from it
     fast = spread and not active[3]
-    buf = np.empty((tab.shape[1], tab.shape[2], tab.shape[3]))
-    rows0 = np.empty((tab.shape[1], 3))
-    rows1 = np.empty((tab.shape[1], 3))
-    wts0 = np.empty(tab.shape[1])
-    wts1 = np.empty(tab.shape[1])
+    n_half = 2 * tab.shape[1] - 1
+    buf = np.empty((n_half, tab.shape[2], tab.shape[3]))
+    rows0 = np.empty((n_half, 3))
+    rows1 = np.empty((n_half, 3))
+    drows = np.empty((n_half, 3))
+    wts0 = np.empty(n_half)
+    wts1 = np.empty(n_half)
     for i in range(t.shape[0]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
         if fast:
             k, fu, a = _time_cell(t[i], x[3], geom[2], tab.shape[4])
             _gather(tabt, gi[i], k, fu, buf)
             # rows depend on (log mu, log res), weights on (log I0, sigma): each central
-            # difference changes one of the two
-            _row_sums(x[0], x[1], a, buf, w, geom[3], rows0)
+            # difference changes one of the two; log mu in closed form
+            _row_sums(x[0], x[1], a, buf, w, geom[3], rows0, drows)
             _row_weights(x[2], x[4], geom, wts0)
-            out[i] = _log_of(ev[i], _mix(rows0, wts0))
+            sff = _mix(rows0, wts0)
+            out[i] = _log_of(ev[i], sff)
             if not with_grad:
                 continue
             for p in range(5):
                 grad[i, p] = 0.0
-                if not active[p] or p == 3:
+            if active[0]:
+                v = sff[1] + sff[2] if ev[i] == 1 else sff[0]
+                dsff = _mix(drows, wts0)
+                dv = dsff[1] + dsff[2] if ev[i] == 1 else dsff[0]
+                grad[i, 0] = dv / v if v > 1e-300 else 0.0
+            for p in (1, 2, 4):
+                if not active[p]:
                     continue
                 for sgn in (1.0, -1.0):
-                    if p < 2:
-                        lmv = x[0] + sgn * h if p == 0 else x[0]
-                        lrv = x[1] + sgn * h if p == 1 else x[1]
-                        _row_sums(lmv, lrv, a, buf, w, geom[3], rows1)
+                    if p == 1:
+                        _row_sums(x[0], x[1] + sgn * h, a, buf, w, geom[3], rows1, drows)
                         v = _log_of(ev[i], _mix(rows1, wts0))
                     else:
                         liv = x[2] + sgn * h if p == 2 else x[2]
