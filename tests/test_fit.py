@@ -250,3 +250,22 @@ def test_a_small_wide_cohort_converges() -> None:
     assert len(f.result.names) == 48
     assert np.all(np.isfinite(se)) and np.all(se > 0)
     assert np.all(np.linalg.eigvalsh(f.result.covariance) > 0)
+
+
+def test_seed_slope_rescales_log_seeds_around_the_centre() -> None:
+    import dataclasses
+
+    from remnant.fit.links import MechanismLinks
+    from remnant.model.parameters import Patient
+
+    X = pd.DataFrame(
+        [dataclasses.asdict(Patient.from_stage("colon", s)) for s in ("I", "II", "III")]
+    )
+    plain = MechanismLinks("colon")
+    plain.standardise(X)
+    log_seeds = plain.design(X).offset[0]
+    centre = float(log_seeds[1])
+    steep = dataclasses.replace(plain, seed_slope=1.5, seed_centre=centre)
+    got = steep.design(X).offset[0]
+    np.testing.assert_allclose(got, centre + 1.5 * (log_seeds - centre), rtol=0, atol=1e-12)
+    assert got[1] == pytest.approx(log_seeds[1], abs=1e-12)

@@ -168,7 +168,12 @@ class RemnantFit:
                 )
             else:
                 links = MechanismLinks(
-                    ld["cancer"], mech, bool(ld["fit_spread"]), tuple(ld["grades"])
+                    ld["cancer"],
+                    mech,
+                    bool(ld["fit_spread"]),
+                    tuple(ld["grades"]),
+                    seed_slope=float(ld.get("seed_slope", 1.0)),
+                    seed_centre=float(ld.get("seed_centre", 0.0)),
                 )
             names = tuple(data["parameters"])
             fit = data["fit"]

@@ -12,11 +12,12 @@ and one shared spread ``sigma`` of ``log I0`` around the patient's value. The ke
 :mod:`remnant.likelihood` depend on ``I0`` and ``t`` only, so they are computed once for a grid
 of ``log2 I0`` (step ``1/4``) and ``t`` (step ``dt`` days), linear in time; ``mu`` and ``res``
 enter in closed form. A patient at one ``log I0`` is interpolated in ``log2 I0`` by a limited
-cubic; with a spread, the integrand at the table rows is weighted by the Gaussian expectation
-of each row's hat function (exact for an integrand linear between rows).
+cubic; with a spread, the integrand on the table's half rows (each row and the limited-cubic
+value midway to the next) is weighted by the Gaussian expectation of each half row's hat
+function (exact for an integrand linear between half rows).
 
 For patient ``i``, lapse schedule ``s`` (weight ``w_s``) and table row ``r`` (weight
-``W_r(log I0_i, sigma)``, or the point interpolation without a spread):
+``W_r(log I0_i, sigma)`` over half rows, or the point interpolation without a spread):
 ``S_i(t) = sum_r W_r sum_s w_s exp(-mu_i kc_rs(a_i t)) (1 - P_L,rs(a_i t))`` and the densities
 of local and distant recurrence follow by differentiating in ``t`` (docs/fit.md, section 2).
 
