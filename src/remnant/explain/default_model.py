@@ -136,18 +136,19 @@ def recalibrate(
     ``sum_s p_s log(p_s / q_s) + (1 - p_s) log((1 - p_s) / (1 - q_s))`` with ``q_s`` the
     model's 5-year risk. Returns the recalibrated fit and the record kept in the model file.
     """
-    if not isinstance(f.links, MechanismLinks):
+    fitted_links = f.links
+    if not isinstance(fitted_links, MechanismLinks):
         raise RemnantInputError("links", "mechanism links (recalibration of the seeding law)")
     j = f.result.names.index(OFFSET_PARAMETER)
     stages = list(targets)
     p = np.array([targets[s] for s in stages])
     ref = PatientArrays.from_patients([Patient.from_stage(cancer, "II")])
-    centre = float(np.log(dormant_seeds(ref, f.links.mechanism)[0]))
+    centre = float(np.log(dormant_seeds(ref, fitted_links.mechanism)[0]))
 
     def shifted(x: np.ndarray) -> RemnantFit:
         theta = f.result.theta.copy()
         theta[j] += x[0]
-        links = dataclasses.replace(f.links, seed_slope=float(x[1]), seed_centre=centre)
+        links = dataclasses.replace(fitted_links, seed_slope=float(x[1]), seed_centre=centre)
         return dataclasses.replace(
             f, links=links, result=dataclasses.replace(f.result, theta=theta)
         )
