@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -112,9 +114,10 @@ def between_rows_error(colon_table):
     return float(np.abs(point[:, :, 0] - exact).max())
 
 
+@pytest.mark.parametrize("sub_rows", [1, 2])
 @pytest.mark.parametrize("sigma", [0.3, 0.7, 1.2])
 def test_spread_integral_matches_the_point_curves_over_a_fine_grid(
-    colon_table, between_rows_error, sigma
+    colon_table, between_rows_error, sigma, sub_rows
 ):
     # reference: the one-patient curves at log I0 + sigma z on a grid of z (step 0.02,
     # |z| <= 6) weighted by the normal density. The spread path is exact for its integrand,
@@ -125,7 +128,8 @@ def test_spread_integral_matches_the_point_curves_over_a_fine_grid(
     n = len(pa)
     eta = _eta(pa, mech)
     gi = np.zeros(n, dtype=np.int64)
-    got = colon_table.curves(TIMES, eta, sigma, gi, True)[:, :, 0]
+    table = dataclasses.replace(colon_table, sub_rows=sub_rows)
+    got = table.curves(TIMES, eta, sigma, gi, True)[:, :, 0]
     z = np.arange(-6.0, 6.0 + 1e-9, 0.02)
     wz = np.exp(-0.5 * z**2)
     wz /= wz.sum()
@@ -134,7 +138,9 @@ def test_spread_integral_matches_the_point_curves_over_a_fine_grid(
         shifted = eta.copy()
         shifted[2] += sigma * zz
         ref += w * colon_table.curves(TIMES, shifted, 0.0, gi, False)[:, :, 0]
-    assert 0 < between_rows_error < 0.02
+    # the table's step of 1/8 in log2 I0 keeps the cubic within 0.01 of the likelihood midway
+    # between rows (0.019 with a step of 1/4, near the clearing level)
+    assert 0 < between_rows_error < 0.01
     assert np.abs(got - ref).max() <= between_rows_error
 
 

@@ -10,14 +10,14 @@ A fit moves each patient's four *predictors* (docs/fit.md):
 
 and one shared spread ``sigma`` of ``log I0`` around the patient's value. The kernels of
 :mod:`remnant.likelihood` depend on ``I0`` and ``t`` only, so they are computed once for a grid
-of ``log2 I0`` (step ``1/4``) and ``t`` (step ``dt`` days), linear in time; ``mu`` and ``res``
+of ``log2 I0`` (step ``1/8``) and ``t`` (step ``dt`` days), linear in time; ``mu`` and ``res``
 enter in closed form. A patient at one ``log I0`` is interpolated in ``log2 I0`` by a limited
-cubic; with a spread, the integrand on the table's half rows (each row and the limited-cubic
-value midway to the next) is weighted by the Gaussian expectation of each half row's hat
-function (exact for an integrand linear between half rows).
+cubic; with a spread, the integrand on the table's rows (or, with ``sub_rows = 2``, also on
+the limited cubic's midpoints) is weighted by the Gaussian expectation of each row's hat
+function (exact for an integrand linear between them).
 
 For patient ``i``, lapse schedule ``s`` (weight ``w_s``) and table row ``r`` (weight
-``W_r(log I0_i, sigma)`` over half rows, or the point interpolation without a spread):
+``W_r(log I0_i, sigma)``, or the point interpolation without a spread):
 ``S_i(t) = sum_r W_r sum_s w_s exp(-mu_i kc_rs(a_i t)) (1 - P_L,rs(a_i t))`` and the densities
 of local and distant recurrence follow by differentiating in ``t`` (docs/fit.md, section 2).
 
@@ -47,7 +47,10 @@ from remnant.likelihood.survival import (
 from remnant.model.parameters import Mechanism
 
 LOG2_I0_MIN = -5.0  # I0 = 1/32: the table's weakest immunity
-LOG2_I0_STEP = 0.25
+# 1/8: midway between rows the limited cubic departs from the likelihood by at most 0.005
+# (0.037 with a step of 1/4, where immunity clears every clone; docs/fit.md, section 2)
+LOG2_I0_STEP = 0.125
+SPREAD_SUB_ROWS = 1  # the spread path integrates over the rows (2: also the cubic's midpoints)
 LOG2_I0_MAX = 4.0  # never reached: the table stops above the immunity that clears every clone
 TABLE_YEARS = 80.0  # kernels beyond (a t > 80 years) are held at their last value
 TABLE_STEP_DAYS = 7.0
@@ -79,6 +82,9 @@ class KernelTable:
     values : ndarray, shape (n_grades, n_i0, n_schedules, N_TAB, n_times)
     m_local : float
         Detection size of the margin clone (cells).
+    sub_rows : int
+        Points per row step on which the spread path integrates: 1 (the rows) or 2 (the rows
+        and the limited cubic's midpoints).
     """
 
     cancer: str
@@ -88,6 +94,7 @@ class KernelTable:
     weights: np.ndarray
     values: np.ndarray
     m_local: float
+    sub_rows: int = 1
 
     @property
     def by_time(self) -> np.ndarray:
@@ -101,9 +108,9 @@ class KernelTable:
 
     @property
     def geometry(self) -> np.ndarray:
-        """``(log2 I0 of row 0, its step, dt, M_L)`` for the compiled loops."""
+        """``(log2 I0 of row 0, its step, dt, M_L, sub_rows)`` for the compiled loops."""
         step = float(self.log2_i0[1] - self.log2_i0[0])
-        return np.array([float(self.log2_i0[0]), step, self.dt, self.m_local])
+        return np.array([float(self.log2_i0[0]), step, self.dt, self.m_local, self.sub_rows])
 
     def curves(
         self,
@@ -210,13 +217,16 @@ def build_table(
     seed: int = 0,
     dt: float = TABLE_STEP_DAYS,
     years: float = TABLE_YEARS,
+    sub_rows: int = SPREAD_SUB_ROWS,
 ) -> KernelTable:
     """Tabulate the kernels of ``cancer`` under ``mech`` (about 0.02 s per grid node).
 
     The ``I0`` grid runs upwards from ``2**LOG2_I0_MIN`` and stops at the first node whose
     clones never reach detection within the table (immunity clears them); above it the last
-    node is used.
+    node is used. ``sub_rows`` (1 or 2): points per row step for the spread integral.
     """
+    if sub_rows not in (1, 2):
+        raise ValueError(f"sub_rows must be 1 or 2, got {sub_rows}")
     times = np.arange(0.0, years * 365.25 + dt, dt)
     sch = lapse_schedules(
         mech.lapse_rate_per_year, mech.lapse_days, float(times[-1]), lapse_uniforms(n_draws, seed)
@@ -255,6 +265,7 @@ def build_table(
         weights=np.asarray(sch.weights, dtype=np.float64),
         values=values,
         m_local=float(mech.detection_cells_local),
+        sub_rows=int(sub_rows),
     )
 
 
@@ -355,18 +366,20 @@ def _row_weight(r: int, top: int, m: float, sd: float) -> float:
 
 @njit(cache=True)
 def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> None:
-    # the tabulated quantities at one time (linear in time) on a grid of half rows, once per
-    # patient, from the time-major table: even entries are the rows, odd ones the midpoints
-    # of the limited cubic of _interp (which follows the sharp fall of the kernels near the
-    # clearing level far better than a straight line). The spread path then takes the value
-    # and the predictors' central differences from buf.
+    # the tabulated quantities at one time (linear in time), once per patient, from the
+    # time-major table, on the rows (buf has one entry per row) or on half rows (even entries
+    # the rows, odd ones the midpoints of the limited cubic of _interp). The spread path then
+    # takes the value and the predictors' central differences from buf.
     lo = tabt[g, k]
     hi = tabt[g, k + 1]
     top = lo.shape[0] - 1
+    sub = (buf.shape[0] - 1) // top if top > 0 else 1
     for r in range(top + 1):
         for s in range(lo.shape[1]):
             for v in range(lo.shape[2]):
-                buf[2 * r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+                buf[sub * r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+    if sub == 1:
+        return
     for r in range(top):
         for s in range(lo.shape[1]):
             for v in range(lo.shape[2]):
@@ -438,9 +451,9 @@ def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> 
     # weights are smooth in li and sigma
     # (the weights of _row_weight, with each knot's normal cdf and density computed once)
     top = out.shape[0] - 1
-    half = 0.5 * geom[1]  # out holds half rows (_gather)
-    m = (li / math.log(2.0) - geom[0]) / half
-    sd = max(sigma / math.log(2.0) / half, 1e-9)
+    spacing = geom[1] / geom[4]  # out holds rows or half rows (_gather)
+    m = (li / math.log(2.0) - geom[0]) / spacing
+    sd = max(sigma / math.log(2.0) / spacing, 1e-9)
     cdf = np.empty(top + 1)
     pdf = np.empty(top + 1)
     for j in range(top + 1):
@@ -531,7 +544,7 @@ def _one(
     f_loc = 0.0
     f_dis = 0.0
     if spread:
-        buf = np.empty((2 * n_i0 - 1, n_s, N_TAB))
+        buf = np.empty((int(geom[4]) * (n_i0 - 1) + 1, n_s, N_TAB))
         _gather(tabt, g, k, fu, buf)
         return _one_spread(lm, lr, li, sigma, a, buf, w, geom)
     # each patient at its own log I0: cubic in log2 I0 (_interp)
@@ -614,7 +627,7 @@ def _log_terms(
     # spread of log I0 and a fixed clock: gather each patient's table column once and take
     # the value and its central differences from it
     fast = spread and not active[3]
-    n_half = 2 * tab.shape[1] - 1
+    n_half = int(geom[4]) * (tab.shape[1] - 1) + 1
     buf = np.empty((n_half, tab.shape[2], tab.shape[3]))
     rows0 = np.empty((n_half, 3))
     rows1 = np.empty((n_half, 3))
