@@ -85,10 +85,13 @@ def test_parameter_recovery_one_replicate():
 def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd):
     from scipy import integrate, stats
 
-    from remnant.fit.tables import _row_weight
+    from remnant.fit.tables import _row_weights
 
+    # rows 1 apart from 0 (geometry in log2 units), m and sd in rows
     top = 28
-    w = np.array([_row_weight(r, top, m, sd) for r in range(top + 1)])
+    geom = np.array([0.0, 1.0, 7.0, 1e9, 1.0])
+    w = np.empty(top + 1)
+    _row_weights(m * np.log(2.0), sd * np.log(2.0), geom, w)
     assert w.min() >= 0 and w.sum() == pytest.approx(1.0, abs=1e-12)
     # hat functions reproduce linear functions: sum_r r W_r = E[clip(Y, 0, top)]
     inside, _ = integrate.quad(lambda y: y * stats.norm.pdf(y, m, sd), 0, top, points=[m])

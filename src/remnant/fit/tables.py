@@ -332,38 +332,6 @@ def _cdf(z: float) -> float:
     return 0.5 * math.erfc(-z * 0.7071067811865476)
 
 
-@njit(cache=True, inline="always")
-def _ramp_up(lo: float, m: float, sd: float) -> float:
-    # E[(Y - lo) 1{lo < Y < lo + 1}], Y ~ N(m, sd^2)
-    al = (lo - m) / sd
-    be = (lo + 1.0 - m) / sd
-    return (m - lo) * (_cdf(be) - _cdf(al)) + sd * (_phi(al) - _phi(be))
-
-
-@njit(cache=True, inline="always")
-def _ramp_down(lo: float, m: float, sd: float) -> float:
-    # E[(lo + 1 - Y) 1{lo < Y < lo + 1}]
-    al = (lo - m) / sd
-    be = (lo + 1.0 - m) / sd
-    return (_cdf(be) - _cdf(al)) - _ramp_up(lo, m, sd)
-
-
-@njit(cache=True, inline="always")
-def _row_weight(r: int, top: int, m: float, sd: float) -> float:
-    # Gaussian expectation of row r's hat function (rows are 1 apart); the mass beyond the
-    # edges goes to the edge rows, whose values hold there
-    wgt = 0.0
-    if r > 0:
-        wgt += _ramp_up(r - 1.0, m, sd)
-    else:
-        wgt += _cdf(-m / sd)
-    if r < top:
-        wgt += _ramp_down(float(r), m, sd)
-    else:
-        wgt += _cdf((m - top) / sd)
-    return max(wgt, 0.0)  # a difference of two tails can round below zero
-
-
 @njit(cache=True)
 def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> None:
     # the tabulated quantities at one time (linear in time), once per patient, from the
@@ -449,7 +417,8 @@ def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> 
     # expectation of its hat function, so the spread is integrated exactly for an integrand
     # linear in log2 I0 between rows (row values exact, no interpolation in I0), and the
     # weights are smooth in li and sigma
-    # (the weights of _row_weight, with each knot's normal cdf and density computed once)
+    # (each knot's normal cdf and density computed once; the mass beyond the edges goes to
+    # the edge rows, whose values hold there)
     top = out.shape[0] - 1
     spacing = geom[1] / geom[4]  # out holds rows or half rows (_gather)
     m = (li / math.log(2.0) - geom[0]) / spacing
