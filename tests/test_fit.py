@@ -269,3 +269,11 @@ def test_seed_slope_rescales_log_seeds_around_the_centre() -> None:
     got = steep.design(X).offset[0]
     np.testing.assert_allclose(got, centre + 1.5 * (log_seeds - centre), rtol=0, atol=1e-12)
     assert got[1] == pytest.approx(log_seeds[1], abs=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_mechanism_links_reject_a_bad_seed_slope(bad: float) -> None:
+    from remnant.fit.links import MechanismLinks
+
+    with pytest.raises(RemnantInputError, match="seed_slope"):
+        MechanismLinks("colon", seed_slope=bad)

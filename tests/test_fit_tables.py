@@ -165,3 +165,10 @@ def test_log_terms_do_not_depend_on_the_number_of_threads(colon_table, monkeypat
         )
     for out, grad in runs[1:]:
         assert np.array_equal(out, runs[0][0]) and np.array_equal(grad, runs[0][1])
+
+
+def test_build_table_rejects_other_sub_rows():
+    from remnant.errors import RemnantInputError
+
+    with pytest.raises(RemnantInputError, match="sub_rows"):
+        build_table(Mechanism(), "colon", (2,), sub_rows=3)

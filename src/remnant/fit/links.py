@@ -280,6 +280,12 @@ class MechanismLinks:
     seed_slope: float = 1.0
     seed_centre: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.seed_slope) and self.seed_slope > 0.0):
+            raise RemnantInputError("seed_slope", "a positive number", self.seed_slope)
+        if not math.isfinite(self.seed_centre):
+            raise RemnantInputError("seed_centre", "a finite number (log cells)", self.seed_centre)
+
     def names(self) -> tuple[str, ...]:
         out = ("burden", "residual", "immunity")
         return out + ("immune_spread",) if self.fit_spread else out

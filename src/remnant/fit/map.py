@@ -48,13 +48,15 @@ class Objective:
     prior_mean: np.ndarray
     prior_sd: np.ndarray
 
-    def _call(self, theta: np.ndarray, with_grad: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _log_terms(
+        self, eta: np.ndarray, sigma: float, with_grad: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         d = self.design
         return self.table.log_terms(
             self.time,
             self.event,
-            d.predictors(theta),
-            d.spread(theta),
+            eta,
+            sigma,
             d.grade_index,
             d.spread_integrated,
             d.active,
@@ -64,7 +66,9 @@ class Objective:
 
     def terms(self, theta: np.ndarray) -> np.ndarray:
         """Per-patient log-likelihood terms."""
-        return self._call(np.asarray(theta, dtype=float), False)[0]
+        theta = np.asarray(theta, dtype=float)
+        d = self.design
+        return self._log_terms(d.predictors(theta), d.spread(theta), False)[0]
 
     def log_likelihood(self, theta: np.ndarray) -> float:
         return float(self.terms(theta).sum())
@@ -78,16 +82,24 @@ class Objective:
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log posterior and its gradient."""
         theta = np.asarray(theta, dtype=float)
-        out, g = self._call(theta, True)
         d = self.design
+        total, g = self._patient_terms(d.predictors(theta), d.spread(theta))
         z = (theta - self.prior_mean) / self.prior_sd
-        pen, dpen = self._range_penalty(d.predictors(theta)[P_I0])
-        value = -float(out.sum()) + 0.5 * float(z @ z) + pen
-        g[:, P_I0] -= dpen
+        value = -total + 0.5 * float(z @ z)
         grad = -np.einsum("knp,nk->p", d.loadings, g[:, :4]) + z / self.prior_sd
         if d.spread_index is not None:
-            grad[d.spread_index] -= float(g[:, 4].sum()) * d.spread(theta)
+            grad[d.spread_index] -= float(g[:, 4].sum())
         return value, grad
+
+    def _patient_terms(self, eta: np.ndarray, sigma: float) -> tuple[float, np.ndarray]:
+        """The patients' log-likelihood terms, summed, less the range wall; and each
+        patient's derivatives of its term in the five predictors (the fifth in ``log sigma``,
+        the parameter's own scale), shape (n, 5)."""
+        out, g = self._log_terms(eta, sigma, True)
+        pen, dpen = self._range_penalty(eta[P_I0])
+        g[:, P_I0] -= dpen
+        g[:, 4] *= sigma
+        return float(out.sum()) - pen, g
 
     def _range_penalty(self, li: np.ndarray) -> tuple[float, np.ndarray]:
         # Immunity outside the table (below 1/32, or above the level that clears every clone)
@@ -99,25 +111,6 @@ class Objective:
         hi = float(self.table.log2_i0[-1]) * LN2
         over = np.clip(li - hi, 0.0, None) - np.clip(lo - li, 0.0, None)
         return WALL * float(np.abs(over) @ (over * over)), 3.0 * WALL * over * np.abs(over)
-
-    def _scores(self, eta: np.ndarray, sigma: float) -> np.ndarray:
-        """Per-patient derivatives of the log posterior's patient terms in the five predictors,
-        the fifth taken in ``log sigma`` (the parameter's own scale), shape (n, 5)."""
-        d = self.design
-        _, g = self.table.log_terms(
-            self.time,
-            self.event,
-            eta,
-            sigma,
-            d.grade_index,
-            d.spread_integrated,
-            d.active,
-            with_grad=True,
-            step=FD_STEP,
-        )
-        g[:, P_I0] -= self._range_penalty(eta[P_I0])[1]
-        g[:, 4] *= sigma
-        return g
 
     def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
         """Hessian of the negative log posterior from the patients' 5 x 5 predictor Hessians.
@@ -141,11 +134,13 @@ class Objective:
                 up, down = eta.copy(), eta.copy()
                 up[k] += step
                 down[k] -= step
-                h_i[:, :, k] = (self._scores(up, sigma) - self._scores(down, sigma)) / (2 * step)
+                h_i[:, :, k] = (
+                    self._patient_terms(up, sigma)[1] - self._patient_terms(down, sigma)[1]
+                ) / (2 * step)
             else:
                 h_i[:, :, k] = (
-                    self._scores(eta, sigma * np.exp(step))
-                    - self._scores(eta, sigma * np.exp(-step))
+                    self._patient_terms(eta, sigma * np.exp(step))[1]
+                    - self._patient_terms(eta, sigma * np.exp(-step))[1]
                 ) / (2 * step)
         h_i = 0.5 * (h_i + h_i.transpose(0, 2, 1))
         # (the fifth score is already sigma dl/dsigma, so its differences in log sigma

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from remnant.errors import RemnantInputError
 from remnant.likelihood import kernels as kn
 from remnant.likelihood.cohort import PatientArrays
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
@@ -94,7 +95,7 @@ class KernelTable:
     weights: np.ndarray
     values: np.ndarray
     m_local: float
-    sub_rows: int = 1
+    sub_rows: int = SPREAD_SUB_ROWS
 
     @property
     def by_time(self) -> np.ndarray:
@@ -226,7 +227,7 @@ def build_table(
     node is used. ``sub_rows`` (1 or 2): points per row step for the spread integral.
     """
     if sub_rows not in (1, 2):
-        raise ValueError(f"sub_rows must be 1 or 2, got {sub_rows}")
+        raise RemnantInputError("sub_rows", "1 or 2", sub_rows)
     times = np.arange(0.0, years * 365.25 + dt, dt)
     sch = lapse_schedules(
         mech.lapse_rate_per_year, mech.lapse_days, float(times[-1]), lapse_uniforms(n_draws, seed)
@@ -330,6 +331,12 @@ def _phi(z: float) -> float:
 @njit(cache=True, inline="always")
 def _cdf(z: float) -> float:
     return 0.5 * math.erfc(-z * 0.7071067811865476)
+
+
+@njit(cache=True, inline="always")
+def _n_points(n_i0: int, geom: np.ndarray) -> int:
+    # points of the spread integral: the rows, and with sub_rows = 2 the midpoints between
+    return int(geom[4]) * (n_i0 - 1) + 1
 
 
 @njit(cache=True)
@@ -513,7 +520,7 @@ def _one(
     f_loc = 0.0
     f_dis = 0.0
     if spread:
-        buf = np.empty((int(geom[4]) * (n_i0 - 1) + 1, n_s, N_TAB))
+        buf = np.empty((_n_points(n_i0, geom), n_s, N_TAB))
         _gather(tabt, g, k, fu, buf)
         return _one_spread(lm, lr, li, sigma, a, buf, w, geom)
     # each patient at its own log I0: cubic in log2 I0 (_interp)
@@ -564,14 +571,18 @@ def _log_term(
     w: np.ndarray,
     geom: np.ndarray,
 ) -> float:
-    s, fl, fd = _one(t, x, g, spread, tab, tabt, w, geom)
-    v = fl + fd if ev == 1 else s
-    return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
+    return _log_of(ev, _one(t, x, g, spread, tab, tabt, w, geom))
+
+
+@njit(cache=True, inline="always")
+def _value_of(ev: int, sff: tuple[float, float, float]) -> float:
+    # the likelihood of one patient: the recurrence density (ev = 1) or the survival
+    return sff[1] + sff[2] if ev == 1 else sff[0]
 
 
 @njit(cache=True, inline="always")
 def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
-    v = sff[1] + sff[2] if ev == 1 else sff[0]
+    v = _value_of(ev, sff)
     return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
 
 
@@ -596,13 +607,13 @@ def _log_terms(
     # spread of log I0 and a fixed clock: gather each patient's table column once and take
     # the value and its central differences from it
     fast = spread and not active[3]
-    n_half = int(geom[4]) * (tab.shape[1] - 1) + 1
-    buf = np.empty((n_half, tab.shape[2], tab.shape[3]))
-    rows0 = np.empty((n_half, 3))
-    rows1 = np.empty((n_half, 3))
-    drows = np.empty((n_half, 3))
-    wts0 = np.empty(n_half)
-    wts1 = np.empty(n_half)
+    n_pts = _n_points(tab.shape[1], geom)
+    buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    rows0 = np.empty((n_pts, 3))
+    rows1 = np.empty((n_pts, 3))
+    drows = np.empty((n_pts, 3))
+    wts0 = np.empty(n_pts)
+    wts1 = np.empty(n_pts)
     for i in range(t.shape[0]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
         if fast:
@@ -619,10 +630,8 @@ def _log_terms(
             for p in range(5):
                 grad[i, p] = 0.0
             if active[0]:
-                v = sff[1] + sff[2] if ev[i] == 1 else sff[0]
-                dsff = _mix(drows, wts0)
-                dv = dsff[1] + dsff[2] if ev[i] == 1 else dsff[0]
-                grad[i, 0] = dv / v if v > 1e-300 else 0.0
+                v = _value_of(ev[i], sff)
+                grad[i, 0] = _value_of(ev[i], _mix(drows, wts0)) / v if v > 1e-300 else 0.0
             for p in (1, 2, 4):
                 if not active[p]:
                     continue
