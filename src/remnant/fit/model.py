@@ -20,6 +20,8 @@ import pandas as pd
 
 from remnant.data.cohort import Cohort
 from remnant.errors import RemnantInputError
+from remnant.fit.death import NAMES as DEATH_NAMES
+from remnant.fit.death import OtherCauseDeath, fit_death
 from remnant.fit.links import ColumnLinks, Design, Links, MechanismLinks
 from remnant.fit.map import MapResult, Objective, fit_map
 from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
@@ -31,7 +33,8 @@ from remnant.yardstick.base import SurvivalModel, Times, as_covariates, times_ar
 
 # Kinetics used for each bundled cohort; other cohorts default to colon's (a user can choose).
 COHORT_CANCER = {"colon": "colon", "rotterdam": "breast", "gbsg": "breast"}
-RISK_HORIZON_YEARS = 5.0  # risk score: probability of recurrence by 5 years
+RISK_HORIZON_YEARS = 5.0  # risk score: probability of the endpoint by 5 years
+AGE_COL = "age"  # age at surgery (years): the hazard of death without recurrence needs it
 FORMAT = "remnant-fit/1"
 
 
@@ -53,6 +56,9 @@ class RemnantFit:
         Provenance of the fitting data (name, rows, events, endpoint, source).
     n_draws, seed : int
         Lapse schedules of the kernel table (common random numbers).
+    death : OtherCauseDeath or None
+        Hazard of death without recurrence, when the endpoint counts such deaths and the
+        data said which events they were (None: the endpoint is recurrence alone).
     """
 
     links: Links
@@ -60,6 +66,7 @@ class RemnantFit:
     data: dict[str, Any] = field(default_factory=dict)
     n_draws: int = FIT_DRAWS
     seed: int = 0
+    death: OtherCauseDeath | None = None
     _table: KernelTable | None = field(default=None, repr=False)
 
     @property
@@ -85,9 +92,14 @@ class RemnantFit:
         z = float(norm.ppf(0.5 + level / 2))
         se = self.result.se
         th = self.result.theta
+        names = self.result.names
+        if self.death is not None:
+            th = np.append(th, self.death.theta)
+            se = np.append(se, np.sqrt(np.diag(self.death.covariance)))
+            names = names + DEATH_NAMES
         return pd.DataFrame(
             {"estimate": th, "se": se, "lower": th - z * se, "upper": th + z * se},
-            index=pd.Index(self.result.names, name="parameter"),
+            index=pd.Index(names, name="parameter"),
         )
 
     def curves(self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None) -> np.ndarray:
@@ -109,9 +121,19 @@ class RemnantFit:
         )
 
     def survival(self, X: pd.DataFrame, times: Times) -> pd.DataFrame:
-        """Recurrence-free probability: index = times (days), one column per row of ``X``."""
+        """Probability of no endpoint event: index = times (days), one column per row of ``X``.
+
+        Without recurrence (``S_rec``), times the probability of no death without recurrence
+        when the fit modelled those deaths (the endpoint is then recurrence-free survival).
+        """
         t = times_array(times)
         s = self.curves(X, t)[:, :, 0]
+        if self.death is not None:
+            if AGE_COL not in X.columns:
+                raise RemnantInputError(
+                    "X", "an 'age' column (years): the model includes death without recurrence"
+                )
+            s = s * self.death.survival(t, X[AGE_COL].to_numpy(dtype=float))
         return pd.DataFrame(s.T, index=pd.Index(t, name="time_days"), columns=X.index)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +159,7 @@ class RemnantFit:
                 "lapse_draws": self.n_draws,
                 "seed": self.seed,
             },
+            "death_without_recurrence": None if self.death is None else self.death.to_dict(),
             "data": self.data,
             "provenance": provenance(),
         }
@@ -188,10 +211,17 @@ class RemnantFit:
                 grad_max=float(fit["gradient_max"]),
                 seconds=float(fit["seconds"]),
             )
+            dd = data.get("death_without_recurrence")
+            death = None if dd is None else OtherCauseDeath.from_dict(dd)
         except (KeyError, TypeError, ValueError) as exc:
             raise RemnantInputError(source, "a complete remnant model file", str(exc)) from None
         return cls(
-            links, result, dict(data.get("data", {})), int(fit["lapse_draws"]), int(fit["seed"])
+            links,
+            result,
+            dict(data.get("data", {})),
+            int(fit["lapse_draws"]),
+            int(fit["seed"]),
+            death,
         )
 
     @classmethod
@@ -236,6 +266,7 @@ def fit(
     n_draws: int = FIT_DRAWS,
     seed: int = 0,
     callback: Callable[[int, float], None] | None = None,
+    death_hazard: bool = True,
 ) -> RemnantFit:
     """Fit the three-cause model by maximum a posteriori with Laplace intervals.
 
@@ -263,6 +294,10 @@ def fit(
         Lapse schedules of the kernel table.
     callback : callable, optional
         ``callback(iteration, negative log posterior)`` during the optimisation.
+    death_hazard : bool
+        When the cohort says which events were deaths without recurrence
+        (:attr:`Cohort.death_first`) and has an ``age`` column: model those deaths by their own
+        hazard (the mechanism sees them as censoring) instead of as recurrences.
 
     Returns
     -------
@@ -275,9 +310,14 @@ def fit(
     """
     validate.seed("seed", seed)
     mech = mechanism or Mechanism()
+    death: OtherCauseDeath | None = None
     if isinstance(data, Cohort):
         X = data.X
         t, e = _check_outcome(data.time, data.event)
+        first = data.death_first
+        if death_hazard and first is not None and AGE_COL in X.columns:
+            death = fit_death(t, first, X[AGE_COL].to_numpy(dtype=float))
+            e = e - first  # the mechanism's events: recurrences
         grp = {
             "stage": data.stage_cols,
             "removal": data.removal_cols,
@@ -290,6 +330,7 @@ def fit(
             "events": int(e.sum()),
             "endpoint": data.endpoint,
             "provenance": data.provenance.as_dict(),
+            "deaths_without_recurrence": None if death is None else death.deaths,
         }
         cancer = cancer or default_cancer(data.name)
     else:
@@ -323,13 +364,14 @@ def fit(
     mean, sd = lk.priors()
     objective = Objective(design, table, t, e, mean, sd)
     result = fit_map(objective, callback=callback)
-    return RemnantFit(lk, result, info, n_draws, seed, table)
+    return RemnantFit(lk, result, info, n_draws, seed, death, table)
 
 
 class RemnantModel(SurvivalModel):
     """The three-cause model under the yardstick's contract (``--model remnant``).
 
-    The risk score is the probability of recurrence by ``risk_horizon_years``.
+    The risk score is ``-log S(h | x)`` at ``h = risk_horizon_years``: the cumulative hazard
+    of the endpoint (recurrence, and death without recurrence when the fit models it).
     """
 
     name = "remnant"
@@ -340,11 +382,13 @@ class RemnantModel(SurvivalModel):
         seed: int = 0,
         risk_horizon_years: float = RISK_HORIZON_YEARS,
         fit_spread: bool | None = None,
+        death_hazard: bool = True,
     ) -> None:
         self.cancer = cancer
         self.seed = seed
         self.risk_horizon_years = risk_horizon_years
         self.fit_spread = fit_spread
+        self.death_hazard = death_hazard
         self.fit_: RemnantFit | None = None
 
     def _fit(
@@ -359,6 +403,7 @@ class RemnantModel(SurvivalModel):
             cancer=self.cancer,
             seed=self.seed,
             fit_spread=self.fit_spread,
+            death_hazard=self.death_hazard,
         )
 
     def _fitted(self) -> RemnantFit:
@@ -371,11 +416,15 @@ class RemnantModel(SurvivalModel):
 
     def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
         h = self.risk_horizon_years * DAYS_PER_YEAR
-        s = self._fitted().curves(self._design(X), [h])[:, 0, 0]
+        s = self.predict_survival(X, [h]).to_numpy(dtype=float)[0]
         return -np.log(np.clip(s, 1e-300, 1.0))
 
     def get_params(self) -> dict[str, Any]:
-        return {"cancer": self.cancer, "risk_horizon_years": self.risk_horizon_years}
+        return {
+            "cancer": self.cancer,
+            "risk_horizon_years": self.risk_horizon_years,
+            "death_hazard": self.death_hazard,
+        }
 
 
 __all__ = ["RemnantFit", "RemnantModel", "default_cancer", "fit"]
