@@ -36,7 +36,9 @@ def synthetic_frame(n: int = 200, seed: int = 7, beta: float = 1.0) -> pd.DataFr
 @pytest.fixture(scope="module")
 def csv_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fit-input") / "synthetic.csv"
-    synthetic_frame().to_csv(path, index=False)
+    frame = synthetic_frame()
+    frame["censored"] = 1 - frame["event"]  # a "death" column that marks censored rows
+    frame.to_csv(path, index=False)
     return path
 
 
@@ -64,6 +66,12 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "file flags with a bundled cohort": (["--data", "ovarian", "--time-col", "time"], "--time-col"),
     "report is a file": (["--data", "ovarian", "--report", "{tmp}/taken.txt"], "--report"),
     "negative seed": (["--data", "ovarian", "--seed", "-1"], "seed"),
+    "death column not 0/1": (["--data", "{in}", *FILE_FLAGS, "--death-col", "stage"], "stage"),
+    "death that is not an event": (
+        ["--data", "{in}", *FILE_FLAGS, "--death-col", "censored"],
+        "death_col",
+    ),
+    "missing death column": (["--data", "{in}", *FILE_FLAGS, "--death-col", "dead"], "'dead'"),
 }
 
 
@@ -195,3 +203,25 @@ def test_fit_synthetic_csv_writes_model_and_report(
     assert len(effects) > 0
     assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(out) in captured.out.replace("\n", "")
+
+
+def test_fit_with_a_death_column_models_deaths_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = synthetic_frame(n=300, seed=5)
+    rng = np.random.default_rng(5)
+    frame["age"] = rng.uniform(40.0, 80.0, len(frame)).round(1)
+    # a third of the events become deaths without recurrence
+    frame["died"] = ((frame["event"] == 1) & (rng.uniform(size=len(frame)) < 1 / 3)).astype(int)
+    path = tmp_path / "competing.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "model.json"
+    argv = [*FILE_FLAGS, "--other-cols", "age", "--death-col", "died", "--out", str(out)]
+    code = main(["fit", "--data", str(path), *argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    model = json.loads(out.read_text())
+    death = model["death_without_recurrence"]
+    assert death["deaths"] == int(frame["died"].sum())
+    assert model["data"]["events"] == int(frame["event"].sum() - frame["died"].sum())
+    assert "death_age_slope" in model["parameters"]

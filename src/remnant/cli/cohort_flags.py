@@ -22,6 +22,13 @@ from remnant.errors import RemnantInputError
 
 TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column of a file.")]
 EventCol = Annotated[str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")]
+DeathCol = Annotated[
+    str | None,
+    typer.Option(
+        "--death-col",
+        help="0/1 column of a file: 1 where the event was a death without recurrence.",
+    ),
+]
 TimeUnit = Annotated[
     str, typer.Option("--time-unit", help="Unit of --time-col: days, months or years.")
 ]
@@ -60,8 +67,10 @@ class CohortSources:
         groups: dict[str, list[str]],
         covariates: list[str] | None,
         missing: str,
+        death_col: str | None = None,
     ) -> None:
         self.time_col = time_col
+        self.death_col = death_col
         self.event_col = event_col
         self.time_unit = time_unit
         self.groups = groups
@@ -104,6 +113,7 @@ class CohortSources:
             immune_cols=self.groups["immune"],
             other_cols=self.groups["other"],
             missing=self.missing,
+            death_col=self.death_col,
         )
 
 
@@ -119,6 +129,7 @@ def cohort_sources(
     other_cols: str | None,
     covariates: str | None,
     missing: str,
+    death_col: str | None = None,
 ) -> CohortSources:
     """Check the cohort flags (before any work) and return how to load ``names``.
 
@@ -133,6 +144,7 @@ def cohort_sources(
         for flag, given in (
             ("--time-col", time_col),
             ("--event-col", event_col),
+            ("--death-col", death_col),
             ("--stage-cols", stage_cols),
             ("--removal-cols", removal_cols),
             ("--immune-cols", immune_cols),
@@ -150,6 +162,7 @@ def cohort_sources(
     return CohortSources(
         time_col=time_col,
         event_col=event_col,
+        death_col=death_col,
         time_unit=time_unit,
         groups={
             "stage": split_list(stage_cols),

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from remnant.cli.cohort_flags import (
     Covariates,
+    DeathCol,
     EventCol,
     ImmuneCols,
     Missing,
@@ -158,6 +159,7 @@ def evaluate_command(
     ] = None,
     time_col: TimeCol = None,
     event_col: EventCol = None,
+    death_col: DeathCol = None,
     time_unit: TimeUnit = "days",
     stage_cols: StageCols = None,
     removal_cols: RemovalCols = None,
@@ -201,6 +203,7 @@ def evaluate_command(
         other_cols=other_cols,
         covariates=covariates,
         missing=missing,
+        death_col=death_col,
     )
 
     out = Console(highlight=False)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from remnant.cli.cohort_flags import (
     Covariates,
+    DeathCol,
     EventCol,
     ImmuneCols,
     Missing,
@@ -45,6 +46,7 @@ def fit_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lapse schedules.")] = 0,
     time_col: TimeCol = None,
     event_col: EventCol = None,
+    death_col: DeathCol = None,
     time_unit: TimeUnit = "days",
     stage_cols: StageCols = None,
     removal_cols: RemovalCols = None,
@@ -80,6 +82,7 @@ def fit_command(
         other_cols=other_cols,
         covariates=covariates,
         missing=missing,
+        death_col=death_col,
     )
     cohort = sources.load(data, "--data")
     con = Console(highlight=False, width=max(Console().width, 110))

@@ -93,8 +93,11 @@ def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarra
     return numbers * factor
 
 
-def parse_events(values: pd.Series, column: str) -> np.ndarray:
-    """Event indicators as 0/1 integers; anything else (including missing) is an error."""
+def parse_events(
+    values: pd.Series, column: str, require_event: bool = True, what: str = "event"
+) -> np.ndarray:
+    """Event indicators as 0/1 integers; anything else (including missing) is an error, and
+    so is a column without a 1 when ``require_event``."""
     if values.dtype == bool:
         numbers = values.to_numpy(dtype=float)
     else:
@@ -103,10 +106,10 @@ def parse_events(values: pd.Series, column: str) -> np.ndarray:
     if bad.any():
         first = _plain(values.to_numpy()[np.flatnonzero(bad)[0]])
         raise RemnantInputError(
-            f"event column {column!r}", "0 (censored) or 1 (event)", first, detail=rows_text(bad)
+            f"{what} column {column!r}", "0 (censored) or 1 (event)", first, detail=rows_text(bad)
         )
     events = numbers.astype(int)
-    if events.sum() == 0:
+    if require_event and events.sum() == 0:
         raise RemnantInputError(
             f"event column {column!r}", "at least one event (a 1)", "no events", detail=None
         )

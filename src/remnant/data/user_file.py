@@ -57,6 +57,7 @@ def load_file(
     missing: str = "drop",
     *,
     endpoint: str | None = None,
+    death_col: str | None = None,
 ) -> Cohort:
     """Load a user cohort from a .csv or .parquet file.
 
@@ -79,6 +80,10 @@ def load_file(
         Missing times or events are always an error.
     endpoint
         Sentence stored as ``Cohort.endpoint``; a generic one is written if omitted.
+    death_col
+        Optional 0/1 column: 1 where the event was a death without a recurrence before it
+        (an endpoint of recurrence or death). The fit then gives those deaths their own hazard
+        (needs an ``age`` covariate, years).
 
     Returns
     -------
@@ -104,18 +109,22 @@ def load_file(
         raise RemnantInputError(
             "covariates", "each column in one cause group only", ", ".join(repeated)
         )
-    reserved = [c for c in covariates if c in (time_col, event_col, TIME_COL, EVENT_COL)]
+    outcome = [time_col, event_col, TIME_COL, EVENT_COL] + ([death_col] if death_col else [])
+    reserved = [c for c in covariates if c in outcome]
     if reserved:
         raise RemnantInputError(
             "covariates",
-            f"columns other than the outcome ({time_col}, {event_col}, {TIME_COL}, {EVENT_COL})",
+            f"columns other than the outcome ({', '.join(outcome)})",
             ", ".join(reserved),
         )
 
     table = read_table(path)
     columns = [str(c) for c in table.columns]
     table.columns = pd.Index(columns)
-    for flag, col in (("time_col", time_col), ("event_col", event_col)):
+    named = [("time_col", time_col), ("event_col", event_col)]
+    if death_col:
+        named.append(("death_col", death_col))
+    for flag, col in named:
         if col not in columns:
             raise RemnantInputError(
                 flag, f"a column of {Path(path).name}", col, detail=_columns_text(columns)
@@ -133,6 +142,13 @@ def load_file(
 
     time_days = parse_times(table[time_col], time_col, time_unit)
     event = parse_events(table[event_col], event_col)
+    death_first = None
+    if death_col:
+        death_first = parse_events(table[death_col], death_col, require_event=False, what="death")
+        if (death_first > event).any():
+            raise RemnantInputError(
+                "death_col", f"1 only on rows where {event_col} is 1", death_col
+            )
     return assemble_cohort(
         Path(path).stem,
         table,
@@ -146,6 +162,7 @@ def load_file(
             notes=f"time column {time_col} ({time_unit}), event column {event_col}",
         ),
         missing=missing,
+        death_first=death_first,
     )
 
 

@@ -14,8 +14,10 @@ Two kinds of link (docs/fit.md, section 3):
     coefficient (a treatment kills a fraction of every residual cell) and ``log I0``;
 
   plus the intercepts ``burden`` (``log mu``), ``residual`` (``log res``, only when removal
-  columns exist) and the spread of ``log I0`` between patients (``immune_spread``, the log of
-  its standard deviation; heterogeneity of immunity that no column explains).
+  columns exist), ``clock`` (``log a``, the clock speed of the cohort's disease against the
+  mechanism's kinetics: ``Lambda(t) = mu K(a t)``; with ``fit_clock``) and the spread of
+  ``log I0`` between patients (``immune_spread``, the log of its standard deviation;
+  heterogeneity of immunity that no column explains).
 
 * **mechanism** (patients described by the model's own fields): ``mu`` from size and nodes
   through the seeding law, ``res`` from the margin, ``I0`` from the immunity, the grade's
@@ -23,8 +25,11 @@ Two kinds of link (docs/fit.md, section 3):
   seeding coefficient (``burden``), of the residual cells (``residual``) and of every
   patient's immunity (``immunity``).
 
-The clock-speed predictor ``log a`` of the kernel table stays at 0 (the kinetics of the
-mechanism): with finitely many lapse schedules the likelihood is rough along a time rescaling.
+The clock is one number per cohort, not a link of the columns: with finitely many lapse
+schedules the likelihood is rough along each patient's time rescaling, and a per-patient
+clock (columns moving ``log a``) made the Laplace intervals untrustworthy; summed over a
+cohort the roughness averages out (docs/fit.md, section 3.1). Mechanism links keep the
+mechanism's kinetics (``log a = 0``).
 
 Every parameter has a normal prior (mean, sd) on its log scale: weakly informative, centred on
 the defaults of :class:`remnant.model.Mechanism` (anchors in docs/parameters.md).
@@ -56,6 +61,7 @@ PRIOR_INTERCEPT = (0.0, 2.0)
 PRIOR_IMMUNITY = (0.0, 1.0)  # log multiplier of every patient's measured immunity
 PRIOR_SPREAD = (math.log(0.5), 1.0)  # sd of log I0 between patients
 PRIOR_COEF = (0.0, 1.0)
+PRIOR_CLOCK = (0.0, 1.0)  # log clock speed of the cohort's disease: e-fold either way
 PRIOR_IMMUNE_COEF = (0.0, 0.5)
 
 
@@ -138,6 +144,7 @@ class ColumnLinks:
     scales: dict[str, float] = field(default_factory=dict)
     fit_spread: bool = True
     kind: str = "columns"
+    fit_clock: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(CAUSES)
@@ -170,6 +177,7 @@ class ColumnLinks:
 
     def names(self) -> tuple[str, ...]:
         out = ["burden"] + (["immune_spread"] if self.fit_spread else [])
+        out += ["clock"] if self.fit_clock else []
         if self.groups["removal"]:
             out.append("residual")
         out += [f"stage:{c}" for c in self.groups["stage"]]
@@ -185,6 +193,7 @@ class ColumnLinks:
             "burden": PRIOR_INTERCEPT,
             "immune_spread": PRIOR_SPREAD,
             "residual": PRIOR_INTERCEPT,
+            "clock": PRIOR_CLOCK,
         }
         mean, sd = [], []
         for n in self.names():
@@ -219,6 +228,8 @@ class ColumnLinks:
         load[P_MU, :, pos["burden"]] = 1.0
         if "residual" in pos:
             load[P_RES, :, pos["residual"]] = 1.0
+        if "clock" in pos:
+            load[P_A, :, pos["clock"]] = 1.0
         for cause in CAUSES:
             for col in self.groups[cause]:
                 x = _transformed(col, X[col].to_numpy(dtype=float))
@@ -252,6 +263,7 @@ class ColumnLinks:
             "means": self.means,
             "scales": self.scales,
             "fit_spread": self.fit_spread,
+            "fit_clock": self.fit_clock,
         }
 
 
@@ -263,7 +275,7 @@ class MechanismLinks:
     ----------
     cancer : str
     mechanism : Mechanism
-        The mechanism whose seeding coefficient, residual cells and clock the fit rescales.
+        The mechanism whose seeding coefficient, residual cells and immunity the fit rescales.
     fit_spread : bool
         Also fit a spread of ``log I0`` around each patient's immunity.
     seed_slope, seed_centre : float

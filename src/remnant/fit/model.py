@@ -188,6 +188,7 @@ class RemnantFit:
                     dict(ld["means"]),
                     dict(ld["scales"]),
                     bool(ld.get("fit_spread", True)),
+                    fit_clock=bool(ld.get("fit_clock", False)),
                 )
             else:
                 links = MechanismLinks(
@@ -267,6 +268,7 @@ def fit(
     seed: int = 0,
     callback: Callable[[int, float], None] | None = None,
     death_hazard: bool = True,
+    fit_clock: bool | None = None,
 ) -> RemnantFit:
     """Fit the three-cause model by maximum a posteriori with Laplace intervals.
 
@@ -294,6 +296,10 @@ def fit(
         Lapse schedules of the kernel table.
     callback : callable, optional
         ``callback(iteration, negative log posterior)`` during the optimisation.
+    fit_clock : bool, optional
+        Fit the clock speed of the cohort's disease (``log a`` of every patient, the
+        ``clock`` parameter): default on with column links; mechanism links keep the
+        mechanism's kinetics.
     death_hazard : bool
         When the cohort says which events were deaths without recurrence
         (:attr:`Cohort.death_first`) and has an ``age`` column: model those deaths by their own
@@ -353,6 +359,7 @@ def fit(
             {k: tuple(v) for k, v in grp.items()},
             mech,
             fit_spread=True if fit_spread is None else bool(fit_spread),
+            fit_clock=True if fit_clock is None else bool(fit_clock),
         )
     elif links == "mechanism":
         lk = MechanismLinks(cancer, mech, bool(fit_spread))
@@ -383,12 +390,14 @@ class RemnantModel(SurvivalModel):
         risk_horizon_years: float = RISK_HORIZON_YEARS,
         fit_spread: bool | None = None,
         death_hazard: bool = True,
+        fit_clock: bool | None = None,
     ) -> None:
         self.cancer = cancer
         self.seed = seed
         self.risk_horizon_years = risk_horizon_years
         self.fit_spread = fit_spread
         self.death_hazard = death_hazard
+        self.fit_clock = fit_clock
         self.fit_: RemnantFit | None = None
 
     def _fit(
@@ -404,6 +413,7 @@ class RemnantModel(SurvivalModel):
             seed=self.seed,
             fit_spread=self.fit_spread,
             death_hazard=self.death_hazard,
+            fit_clock=self.fit_clock,
         )
 
     def _fitted(self) -> RemnantFit:

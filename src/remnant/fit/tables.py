@@ -604,11 +604,12 @@ def _log_terms(
     out: np.ndarray,
     grad: np.ndarray,
 ) -> None:
-    # spread of log I0 and a fixed clock: gather each patient's table column once and take
-    # the value and its central differences from it
-    fast = spread and not active[3]
+    # spread of log I0: gather each patient's table column once and take the value and its
+    # central differences from it (a moved clock gathers the column at the shifted time)
+    fast = spread
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     rows0 = np.empty((n_pts, 3))
     rows1 = np.empty((n_pts, 3))
     drows = np.empty((n_pts, 3))
@@ -632,11 +633,16 @@ def _log_terms(
             if active[0]:
                 v = _value_of(ev[i], sff)
                 grad[i, 0] = _value_of(ev[i], _mix(drows, wts0)) / v if v > 1e-300 else 0.0
-            for p in (1, 2, 4):
+            for p in (1, 2, 3, 4):
                 if not active[p]:
                     continue
                 for sgn in (1.0, -1.0):
-                    if p == 1:
+                    if p == 3:
+                        k1, fu1, a1 = _time_cell(t[i], x[3] + sgn * h, geom[2], tab.shape[4])
+                        _gather(tabt, gi[i], k1, fu1, buf1)
+                        _row_sums(x[0], x[1], a1, buf1, w, geom[3], rows1, drows)
+                        v = _log_of(ev[i], _mix(rows1, wts0))
+                    elif p == 1:
                         _row_sums(x[0], x[1] + sgn * h, a, buf, w, geom[3], rows1, drows)
                         v = _log_of(ev[i], _mix(rows1, wts0))
                     else:
