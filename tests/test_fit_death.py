@@ -150,6 +150,7 @@ def test_death_hazard_survives_save_and_load(fitted: RemnantFit, tmp_path: Path)
     np.testing.assert_allclose(back.death.covariance, fitted.death.covariance)
     X = pd.DataFrame({"stage": [0.5], "age": [70.0]})
     pd.testing.assert_frame_equal(back.survival(X, [730.5]), fitted.survival(X, [730.5]))
+    pd.testing.assert_frame_equal(back.parameters(), fitted.parameters())
 
 
 def test_without_the_death_hazard_deaths_are_recurrences(cohort: Cohort) -> None:

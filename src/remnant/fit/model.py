@@ -199,7 +199,8 @@ class RemnantFit:
                     seed_slope=float(ld.get("seed_slope", 1.0)),
                     seed_centre=float(ld.get("seed_centre", 0.0)),
                 )
-            names = tuple(data["parameters"])
+            # the table of parameters also lists the death hazard's (stored on their own)
+            names = tuple(n for n in data["parameters"] if n not in DEATH_NAMES)
             fit = data["fit"]
             result = MapResult(
                 names=names,
