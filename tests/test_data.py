@@ -21,6 +21,7 @@ from remnant.data import (
     load_cohort,
     load_file,
 )
+from remnant.data.cohort import DEATH_FIRST_COL
 from remnant.data.preparation import parse_events, parse_times
 from remnant.errors import RemnantInputError
 
@@ -60,7 +61,10 @@ def test_bundled_cohort_follows_the_schema(cohorts: dict[str, Cohort], name: str
     assert (frame["time_days"] >= 0).all()
     assert set(frame["event"].unique()) <= {0, 1}
     assert cohort.covariates, "every bundled cohort has covariates"
-    assert set(cohort.covariates) == set(frame.columns[2:])
+    # after the outcome: the covariates, and which events were deaths where the source says
+    assert set(cohort.covariates) == set(frame.columns[2:]) - {DEATH_FIRST_COL}
+    if DEATH_FIRST_COL in frame.columns:
+        assert (frame[DEATH_FIRST_COL] <= frame["event"]).all()
     assert not cohort.X.isna().any().any()
     assert len(set(cohort.covariates)) == len(cohort.covariates)
     assert set(cohort.groups) == set(CAUSE_GROUPS)
