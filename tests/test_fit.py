@@ -306,3 +306,55 @@ def test_mechanism_links_reject_a_bad_seed_slope(bad: float) -> None:
 
     with pytest.raises(RemnantInputError, match="seed_slope"):
         MechanismLinks("colon", seed_slope=bad)
+
+
+# (g) grade columns choose the kernel table ---------------------------------------------------
+
+
+def test_a_grade_column_gives_each_patient_its_grades_table() -> None:
+    from remnant.fit.links import ColumnLinks
+
+    X = pd.DataFrame({"differ": [1.0, 2.0, 3.0, 2.0], "nodes": [0.0, 1.0, 4.0, 2.0]})
+    lk = ColumnLinks("colon", {"stage": ("differ", "nodes")})
+    lk.standardise(X)
+    assert lk.grades() == (1, 2, 3)
+    assert lk.to_dict()["grades"] == [1, 2, 3]  # saved with the model: its kernel tables
+    np.testing.assert_array_equal(lk.design(X).grade_index, [0, 1, 2, 1])
+    # the breast cohorts' 0/1 column: 0 = grade 2, 1 = grade 3
+    B = pd.DataFrame({"grade3": [0.0, 1.0, 1.0]})
+    lb = ColumnLinks("breast", {"stage": ("grade3",)})
+    lb.standardise(B)
+    assert lb.grades() == (2, 3)
+    np.testing.assert_array_equal(lb.design(B).grade_index, [0, 1, 1])
+    # without a grade column every patient is grade 2
+    lo = ColumnLinks("colon", {"stage": ("nodes",)})
+    lo.standardise(X)
+    assert lo.grades() == (2,)
+    np.testing.assert_array_equal(lo.design(X).grade_index, [0, 0, 0, 0])
+
+
+def test_grade_column_rejects_other_values_and_unseen_grades() -> None:
+    from remnant.fit.links import ColumnLinks
+
+    lk = ColumnLinks("colon", {"stage": ("differ",)})
+    with pytest.raises(RemnantInputError, match="differ"):
+        lk.standardise(pd.DataFrame({"differ": [1.0, 2.5]}))
+    lk.standardise(pd.DataFrame({"differ": [1.0, 2.0]}))
+    with pytest.raises(RemnantInputError, match="grade seen in the fit"):
+        lk.design(pd.DataFrame({"differ": [3.0]}))
+
+
+def test_higher_grade_recurs_sooner_with_everything_else_equal() -> None:
+    # the grade's kernel table alone (coefficients at zero): grade 3 doubles 1/0.7 times as
+    # fast as grade 2, so its recurrences come earlier and its 2-year survival is lower
+    from remnant.fit.links import ColumnLinks
+    from remnant.fit.tables import build_table
+
+    X = pd.DataFrame({"differ": [1.0, 2.0, 3.0]})
+    lk = ColumnLinks("colon", {"stage": ("differ",)}, fit_spread=False)
+    lk.standardise(X)
+    d = lk.design(X)
+    table = build_table(lk.mechanism, "colon", lk.grades(), n_draws=8, seed=0)
+    theta = np.zeros(len(d.names))
+    s2 = table.curves(np.array([730.5]), d.predictors(theta), 0.0, d.grade_index, False)[:, 0, 0]
+    assert s2[0] > s2[1] > s2[2], s2

@@ -13,6 +13,9 @@ Two kinds of link (docs/fit.md, section 3):
   - ``other`` columns (treatment, age, ...) -> ``log mu`` and ``log res`` with one
     coefficient (a treatment kills a fraction of every residual cell) and ``log I0``;
 
+  a grade column (``grade``, ``differ``, ``grade3``: :data:`GRADE_COLUMNS`) also picks the
+  kernel table of the patient's grade (its doubling times);
+
   plus the intercepts ``burden`` (``log mu``), ``residual`` (``log res``, only when removal
   columns exist), ``clock`` (``log a``, the clock speed of the cohort's disease against the
   mechanism's kinetics: ``Lambda(t) = mu K(a t)``; with ``fit_clock``) and the spread of
@@ -114,6 +117,24 @@ class Design:
 TRANSFORMS = {"nodes": "log1p", "size_mm": "log"}
 
 
+# Columns that give a patient's histological grade, and so the doubling times of its kernel
+# table (the mechanism's grade law, docs/parameters.md: x1.4 / 1.0 / 0.7 for grades 1 / 2 / 3):
+# ``grade`` (1-3, a user file's), ``differ`` (colon: 1 well, 2 moderately, 3 poorly
+# differentiated) and ``grade3`` (the breast cohorts: 1 = grade 3, 0 = grade 2; the tumour bank
+# recorded grades 2 and 3 only; in GBSG, 0 also holds grade 1). The column also stays a
+# stage column (seeds and immunity).
+GRADE_COLUMNS = {"grade": 0, "differ": 0, "grade3": 2}  # grade = value + this
+
+
+def _grade_rows(grades: np.ndarray, seen: tuple[int, ...], field: str) -> np.ndarray:
+    """Each patient's row of the kernel table: the position of its grade among ``seen``."""
+    lookup = {g: j for j, g in enumerate(seen)}
+    try:
+        return np.array([lookup[int(g)] for g in grades], dtype=np.int64)
+    except KeyError as exc:
+        raise RemnantInputError(field, f"a grade seen in the fit {seen}", exc.args[0]) from None
+
+
 def _transformed(col: str, x: np.ndarray) -> np.ndarray:
     kind = TRANSFORMS.get(col)
     if kind == "log1p":
@@ -145,6 +166,7 @@ class ColumnLinks:
     fit_spread: bool = True
     kind: str = "columns"
     fit_clock: bool = False
+    grades_seen: tuple[int, ...] = (2,)
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(CAUSES)
@@ -168,12 +190,31 @@ class ColumnLinks:
         return [c for cause in CAUSES for c in self.groups[cause]]
 
     def standardise(self, X: pd.DataFrame) -> None:
-        """Remember each column's mean and standard deviation (constant columns: sd 1)."""
+        """Remember each column's mean and standard deviation (constant columns: sd 1), and
+        the grades of the fitting data (their kernel tables)."""
         for col in self.columns:
             x = _transformed(col, X[col].to_numpy(dtype=float))
             sd = float(x.std())
             self.means[col] = float(x.mean())
             self.scales[col] = sd if sd > 0 else 1.0
+        grade_col = self.grade_column
+        if grade_col is not None:
+            self.grades_seen = tuple(int(g) for g in np.unique(self._grades(X, grade_col)))
+
+    @property
+    def grade_column(self) -> str | None:
+        """The stage column that gives the grade (:data:`GRADE_COLUMNS`), if any."""
+        return next((c for c in self.groups["stage"] if c in GRADE_COLUMNS), None)
+
+    @staticmethod
+    def _grades(X: pd.DataFrame, col: str) -> np.ndarray:
+        g = X[col].to_numpy(dtype=float) + GRADE_COLUMNS[col]
+        if not np.isin(g, (1.0, 2.0, 3.0)).all():
+            allowed = ", ".join(
+                str(v - GRADE_COLUMNS[col]) for v in (1, 2, 3) if v > GRADE_COLUMNS[col]
+            )
+            raise RemnantInputError(col, f"a grade column: one of {allowed}", "another value")
+        return g.astype(np.int64)
 
     def names(self) -> tuple[str, ...]:
         out = ["burden"] + (["immune_spread"] if self.fit_spread else [])
@@ -250,10 +291,16 @@ class ColumnLinks:
                     load[P_I0, :, pos[key + "@immunity"]] = z
         offset = np.repeat(self.reference_offsets()[:, None], n, axis=1)
         spread = pos.get("immune_spread")
-        return Design(names, load, offset, np.zeros(n, dtype=np.int64), spread)
+        grade_col = self.grade_column
+        rows = (
+            np.zeros(n, dtype=np.int64)
+            if grade_col is None
+            else _grade_rows(self._grades(X, grade_col), self.grades_seen, grade_col)
+        )
+        return Design(names, load, offset, rows, spread)
 
     def grades(self) -> tuple[int, ...]:
-        return (2,)
+        return self.grades_seen
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -264,6 +311,7 @@ class ColumnLinks:
             "scales": self.scales,
             "fit_spread": self.fit_spread,
             "fit_clock": self.fit_clock,
+            "grades": list(self.grades_seen),
         }
 
 
@@ -335,13 +383,7 @@ class MechanismLinks:
         res = np.array([self.mechanism.residual_cells[str(m)] for m in pa.margin])
         offset[P_RES] = np.log(res)
         offset[P_I0] = np.log(pa.immunity)
-        lookup = {g: j for j, g in enumerate(self.grades_seen)}
-        try:
-            gi = np.array([lookup[int(g)] for g in pa.grade], dtype=np.int64)
-        except KeyError as exc:
-            raise RemnantInputError(
-                "grade", f"a grade seen in the fit {self.grades_seen}", exc.args[0]
-            ) from None
+        gi = _grade_rows(pa.grade, self.grades_seen, "grade")
         spread = 3 if self.fit_spread else None
         return Design(names, load, offset, gi, spread)
 

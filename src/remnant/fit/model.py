@@ -189,6 +189,7 @@ class RemnantFit:
                     dict(ld["scales"]),
                     bool(ld.get("fit_spread", True)),
                     fit_clock=bool(ld.get("fit_clock", False)),
+                    grades_seen=tuple(int(g) for g in ld.get("grades", (2,))),
                 )
             else:
                 links = MechanismLinks(
