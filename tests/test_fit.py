@@ -326,11 +326,16 @@ def test_a_grade_column_gives_each_patient_its_grades_table() -> None:
     lb.standardise(B)
     assert lb.grades() == (2, 3)
     np.testing.assert_array_equal(lb.design(B).grade_index, [0, 1, 1])
-    # without a grade column every patient is grade 2
+    # without a grade column every patient is grade 2, and so with grade kinetics off (a
+    # model file written before grades chose the kinetics)
     lo = ColumnLinks("colon", {"stage": ("nodes",)})
     lo.standardise(X)
     assert lo.grades() == (2,)
     np.testing.assert_array_equal(lo.design(X).grade_index, [0, 0, 0, 0])
+    off = ColumnLinks("colon", {"stage": ("differ", "nodes")}, grade_kinetics=False)
+    off.standardise(X)
+    assert off.grades() == (2,)
+    np.testing.assert_array_equal(off.design(X).grade_index, [0, 0, 0, 0])
 
 
 def test_grade_column_rejects_other_values_and_unseen_grades() -> None:

@@ -167,6 +167,7 @@ class ColumnLinks:
     kind: str = "columns"
     fit_clock: bool = False
     grades_seen: tuple[int, ...] = (2,)
+    grade_kinetics: bool = True  # a grade column picks the kernel table (off: grade 2 for all)
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(CAUSES)
@@ -204,6 +205,8 @@ class ColumnLinks:
     @property
     def grade_column(self) -> str | None:
         """The stage column that gives the grade (:data:`GRADE_COLUMNS`), if any."""
+        if not self.grade_kinetics:
+            return None
         return next((c for c in self.groups["stage"] if c in GRADE_COLUMNS), None)
 
     @staticmethod

@@ -190,6 +190,8 @@ class RemnantFit:
                     bool(ld.get("fit_spread", True)),
                     fit_clock=bool(ld.get("fit_clock", False)),
                     grades_seen=tuple(int(g) for g in ld.get("grades", (2,))),
+                    # model files written before grades chose the kinetics: grade 2 for all
+                    grade_kinetics="grades" in ld,
                 )
             else:
                 links = MechanismLinks(
