@@ -363,3 +363,35 @@ def test_higher_grade_recurs_sooner_with_everything_else_equal() -> None:
     theta = np.zeros(len(d.names))
     s2 = table.curves(np.array([730.5]), d.predictors(theta), 0.0, d.grade_index, False)[:, 0, 0]
     assert s2[0] > s2[1] > s2[2], s2
+
+
+def test_progress_callback_costs_no_extra_pass_over_the_patients(
+    data: tuple[pd.DataFrame, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, time, event = data
+    seen: list[tuple[np.ndarray, float]] = []
+    original = Objective.scaled
+
+    def counted(self: Objective, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        out = original(self, theta)
+        seen.append((np.array(theta, copy=True), out[0]))
+        return out
+
+    monkeypatch.setattr(Objective, "scaled", counted)
+    fit(X.iloc[:200], time[:200], event[:200], groups=GROUPS, seed=0)
+    quiet = len(seen)
+    seen.clear()
+    reported: list[tuple[int, float]] = []
+    f = fit(
+        X.iloc[:200],
+        time[:200],
+        event[:200],
+        groups=GROUPS,
+        seed=0,
+        callback=lambda i, v: reported.append((i, v)),
+    )
+    assert len(seen) == quiet, "the callback re-evaluated the objective"
+    assert [i for i, _ in reported] == list(range(1, f.result.iterations + 1))
+    values = {v for _, v in seen}
+    assert all(v in values for _, v in reported), "reported values are evaluated ones"
+    assert all(b <= a for (_, a), (_, b) in zip(reported, reported[1:], strict=False))

@@ -192,13 +192,25 @@ def fit_map(
     names = objective.design.names
     it = [0]
 
+    last: list[tuple[np.ndarray, float]] = []  # the latest point evaluated and its value
+
+    def _scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
+        out = objective.scaled(x)
+        last[:] = [(x.copy(), out[0])]
+        return out
+
     def _cb(xk: np.ndarray) -> None:
         it[0] += 1
         if callback is not None:
-            callback(it[0], objective.scaled(xk)[0])
+            # L-BFGS-B has just evaluated the objective at xk: report that value instead of
+            # paying for another pass over the patients
+            if last and np.array_equal(last[0][0], xk):
+                callback(it[0], last[0][1])
+            else:
+                callback(it[0], objective.scaled(xk)[0])
 
     res = optimize.minimize(
-        objective.scaled,
+        _scaled,
         x0,
         jac=True,
         method="L-BFGS-B",
