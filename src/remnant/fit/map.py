@@ -2,7 +2,8 @@
 
 The negative log posterior is ``-sum_i l_i(theta) + sum_j (theta_j - m_j)^2 / (2 s_j^2)``,
 with ``l_i`` the right-censored log-likelihood term of patient ``i`` (``log f(t_i)`` after a
-recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent censoring). Each
+recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent censoring, and
+deaths counted by the endpoint have their own hazard, :mod:`remnant.fit.death`). Each
 ``l_i`` depends on ``theta`` only through the patient's four predictors and the shared spread,
 so its gradient is ``sum_k A_k^T dl/d eta_k`` with the five per-patient derivatives taken by
 central differences inside the compiled kernel (only for the predictors the parameters
