@@ -212,11 +212,13 @@ class ColumnLinks:
     @staticmethod
     def _grades(X: pd.DataFrame, col: str) -> np.ndarray:
         g = X[col].to_numpy(dtype=float) + GRADE_COLUMNS[col]
-        if not np.isin(g, (1.0, 2.0, 3.0)).all():
+        bad = ~np.isin(g, (1.0, 2.0, 3.0))
+        if bad.any():
             allowed = ", ".join(
                 str(v - GRADE_COLUMNS[col]) for v in (1, 2, 3) if v > GRADE_COLUMNS[col]
             )
-            raise RemnantInputError(col, f"a grade column: one of {allowed}", "another value")
+            first = float(X[col].to_numpy(dtype=float)[bad][0])
+            raise RemnantInputError(col, f"a grade column: one of {allowed}", first)
         return g.astype(np.int64)
 
     def names(self) -> tuple[str, ...]:
