@@ -38,6 +38,7 @@ def csv_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fit-input") / "synthetic.csv"
     frame = synthetic_frame()
     frame["censored"] = 1 - frame["event"]  # a "death" column that marks censored rows
+    frame["no_deaths"] = 0  # a valid death column, but the file has no age covariate
     frame.to_csv(path, index=False)
     return path
 
@@ -72,6 +73,10 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
         "death_col",
     ),
     "missing death column": (["--data", "{in}", *FILE_FLAGS, "--death-col", "dead"], "'dead'"),
+    "death column without age": (
+        ["--data", "{in}", *FILE_FLAGS, "--death-col", "no_deaths"],
+        "age",
+    ),
 }
 
 

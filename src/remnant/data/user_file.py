@@ -149,6 +149,9 @@ def load_file(
             raise RemnantInputError(
                 "death_col", f"1 only on rows where {event_col} is 1", death_col
             )
+        if "age" not in covariates:
+            # the hazard of death without recurrence is a law of attained age
+            raise RemnantInputError("death_col", "an 'age' covariate (years) beside it", death_col)
     return assemble_cohort(
         Path(path).stem,
         table,

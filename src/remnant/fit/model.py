@@ -438,6 +438,7 @@ class RemnantModel(SurvivalModel):
             "cancer": self.cancer,
             "risk_horizon_years": self.risk_horizon_years,
             "death_hazard": self.death_hazard,
+            "fit_clock": self.fit_clock,
         }
 
 

@@ -606,7 +606,6 @@ def _log_terms(
 ) -> None:
     # spread of log I0: gather each patient's table column once and take the value and its
     # central differences from it (a moved clock gathers the column at the shifted time)
-    fast = spread
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
@@ -617,7 +616,7 @@ def _log_terms(
     wts1 = np.empty(n_pts)
     for i in range(t.shape[0]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
-        if fast:
+        if spread:
             k, fu, a = _time_cell(t[i], x[3], geom[2], tab.shape[4])
             _gather(tabt, gi[i], k, fu, buf)
             # rows depend on (log mu, log res), weights on (log I0, sigma): each central
