@@ -172,3 +172,42 @@ def test_build_table_rejects_other_sub_rows():
 
     with pytest.raises(RemnantInputError, match="sub_rows"):
         build_table(Mechanism(), "colon", (2,), sub_rows=3)
+
+
+def test_log_likelihood_has_a_continuous_derivative_in_the_clock(colon_table):
+    # Each patient's term as a function of log a, sampled 16 times per table cell across
+    # five cells: its derivative (the gradient the fit uses) must move by small steps. With
+    # linear interpolation in time it jumped at every grid time (a step as large as the
+    # derivative's whole movement over the cell: the largest step was 35-200 times the
+    # median one for most of these patients), which made the Hessian spike.
+    mech = Mechanism()
+    pa = _patients()
+    n = len(pa)
+    lr = np.log([mech.residual_cells[m] for m in pa.margin])
+    base = np.vstack([np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), np.zeros(n)])
+    t = np.full(n, 1000.0)
+    per_cell = 16
+    la = np.log(1.0 + np.arange(5 * per_cell) * colon_table.dt / per_cell / t[0])
+    active = np.array([False, False, False, True, False])
+    for event in (0, 1):
+        grads = []
+        for shift in la:
+            eta = base.copy()
+            eta[3] = shift
+            _, g = colon_table.log_terms(
+                t,
+                np.full(n, event),
+                eta,
+                0.3,
+                np.zeros(n, dtype=np.int64),
+                True,
+                active,
+                with_grad=True,
+                step=1e-4,
+            )
+            grads.append(g[:, 3])
+        jumps = np.abs(np.diff(np.array(grads), axis=0))  # (points - 1, patients)
+        typical = np.median(jumps, axis=0)
+        # a C1 curve sampled finely: no step much larger than the typical one (the curvature
+        # itself varies along five cells: up to 6 times here)
+        assert (jumps.max(axis=0) <= 10.0 * typical + 1e-9).all(), jumps.max(axis=0) / typical

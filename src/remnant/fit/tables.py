@@ -310,11 +310,16 @@ def _interp(
     # three times the smaller neighbouring difference. Where the data are smooth this is
     # Catmull-Rom; where a kernel falls to zero at the clearing level it cannot overshoot
     # below zero, so no clamp bends the likelihood (a kink there breaks the Hessian of
-    # patients with high immunity). Linear in time.
-    p0 = (1.0 - fu) * tab[g, rows[0], s, v, k] + fu * tab[g, rows[0], s, v, k + 1]
-    p1 = (1.0 - fu) * tab[g, rows[1], s, v, k] + fu * tab[g, rows[1], s, v, k + 1]
-    p2 = (1.0 - fu) * tab[g, rows[2], s, v, k] + fu * tab[g, rows[2], s, v, k + 1]
-    p3 = (1.0 - fu) * tab[g, rows[3], s, v, k] + fu * tab[g, rows[3], s, v, k + 1]
+    # patients with high immunity). Cubic in time (_time_weights).
+    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tab.shape[4])
+    q = tab[g, rows[0], s, v]
+    p0 = w0 * q[c0] + w1 * q[c1] + w2 * q[c2] + w3 * q[c3]
+    q = tab[g, rows[1], s, v]
+    p1 = w0 * q[c0] + w1 * q[c1] + w2 * q[c2] + w3 * q[c3]
+    q = tab[g, rows[2], s, v]
+    p2 = w0 * q[c0] + w1 * q[c1] + w2 * q[c2] + w3 * q[c3]
+    q = tab[g, rows[3], s, v]
+    p3 = w0 * q[c0] + w1 * q[c1] + w2 * q[c2] + w3 * q[c3]
     d0 = p1 - p0
     d1 = p2 - p1
     d2 = p3 - p2
@@ -340,24 +345,54 @@ def _n_points(n_i0: int, geom: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> None:
-    # the tabulated quantities at one time (linear in time), once per patient, from the
-    # time-major table, on the rows (buf has one entry per row) or on half rows (even entries
-    # the rows, odd ones the midpoints of the limited cubic of _interp). The spread path then
-    # takes the value and the predictors' central differences from buf.
-    lo = tabt[g, k]
-    hi = tabt[g, k + 1]
-    top = lo.shape[0] - 1
+def _gather(
+    tabt: np.ndarray,
+    g: int,
+    k: int,
+    fu: float,
+    buf: np.ndarray,
+    slope: float = 0.0,
+    dbuf: np.ndarray | None = None,
+) -> None:
+    # the tabulated quantities at one time (cubic in time: _time_weights), once per patient,
+    # from the time-major table, on the rows (buf has one entry per row) or on half rows
+    # (even entries the rows, odd ones the midpoints of the limited cubic of _interp). The
+    # spread path then takes the value and the predictors' central differences from buf.
+    # With dbuf, also the rows' derivatives in log a: slope = d u / d log a = a t / dt (0
+    # beyond the table, where the kernels are held), times the weights' derivatives in u.
+    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tabt.shape[1])
+    t0 = tabt[g, c0]
+    t1 = tabt[g, c1]
+    t2 = tabt[g, c2]
+    t3 = tabt[g, c3]
+    top = t1.shape[0] - 1
     sub = (buf.shape[0] - 1) // top if top > 0 else 1
     for r in range(top + 1):
-        for s in range(lo.shape[1]):
-            for v in range(lo.shape[2]):
-                buf[sub * r, s, v] = (1.0 - fu) * lo[r, s, v] + fu * hi[r, s, v]
+        for s in range(t1.shape[1]):
+            for v in range(t1.shape[2]):
+                buf[sub * r, s, v] = (
+                    w0 * t0[r, s, v] + w1 * t1[r, s, v] + w2 * t2[r, s, v] + w3 * t3[r, s, v]
+                )
+    if dbuf is not None:
+        d0, d1, d2, d3 = _time_weight_slopes(fu)
+        d0, d1, d2, d3 = slope * d0, slope * d1, slope * d2, slope * d3
+        for r in range(top + 1):
+            for s in range(t1.shape[1]):
+                for v in range(t1.shape[2]):
+                    dbuf[sub * r, s, v] = (
+                        d0 * t0[r, s, v] + d1 * t1[r, s, v] + d2 * t2[r, s, v] + d3 * t3[r, s, v]
+                    )
+    _midpoints(buf, top, sub)
+
+
+@njit(cache=True)
+def _midpoints(buf: np.ndarray, top: int, sub: int) -> None:
+    # with half rows (sub = 2): the limited cubic's midpoints from the rows around them
     if sub == 1:
         return
     for r in range(top):
-        for s in range(lo.shape[1]):
-            for v in range(lo.shape[2]):
+        for s in range(buf.shape[1]):
+            for v in range(buf.shape[2]):
                 p0 = buf[2 * max(r - 1, 0), s, v]
                 p1 = buf[2 * r, s, v]
                 p2 = buf[2 * r + 2, s, v]
@@ -365,6 +400,18 @@ def _gather(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray) -> Non
                 m1 = _limited_slope(p1 - p0, p2 - p1)
                 m2 = _limited_slope(p2 - p1, p3 - p2)
                 buf[2 * r + 1, s, v] = 0.5 * (p1 + p2) + 0.125 * (m1 - m2)
+
+
+@njit(cache=True)
+def _shifted(buf: np.ndarray, dbuf: np.ndarray, step: float, sub: int, out: np.ndarray) -> None:
+    # the rows at log a + step to first order (buf + step dbuf), then their midpoints: the
+    # central difference over +-step is the derivative in log a up to O(step^2)
+    top = (buf.shape[0] - 1) // sub
+    for r in range(top + 1):
+        for s in range(buf.shape[1]):
+            for v in range(buf.shape[2]):
+                out[sub * r, s, v] = buf[sub * r, s, v] + step * dbuf[sub * r, s, v]
+    _midpoints(out, top, sub)
 
 
 @njit(cache=True)
@@ -478,6 +525,36 @@ def _one_spread(
     _row_sums(lm, lr, a, buf, w, geom[3], rows, drows)
     _row_weights(li, sigma, geom, wts)
     return _mix(rows, wts)
+
+
+@njit(cache=True, inline="always")
+def _time_weights(
+    k: int, fu: float, n_t: int
+) -> tuple[int, int, int, int, float, float, float, float]:
+    # Catmull-Rom in time on columns k - 1 .. k + 2 (clamped at the table's ends): the
+    # kernels are C1 in the clock-scaled time, so each patient's log-likelihood has a
+    # continuous derivative in log a. Linear interpolation put a kink at every grid time,
+    # and the finite-difference Hessian of a patient whose a t sat next to one spiked; a
+    # clock moved by columns (one per patient) then gave indefinite Hessians.
+    u2 = fu * fu
+    u3 = u2 * fu
+    w0 = 0.5 * (-u3 + 2.0 * u2 - fu)
+    w1 = 0.5 * (3.0 * u3 - 5.0 * u2 + 2.0)
+    w2 = 0.5 * (-3.0 * u3 + 4.0 * u2 + fu)
+    w3 = 0.5 * (u3 - u2)
+    return max(k - 1, 0), k, k + 1, min(k + 2, n_t - 1), w0, w1, w2, w3
+
+
+@njit(cache=True, inline="always")
+def _time_weight_slopes(fu: float) -> tuple[float, float, float, float]:
+    # derivatives in u of the weights of _time_weights
+    u2 = fu * fu
+    return (
+        0.5 * (-3.0 * u2 + 4.0 * fu - 1.0),
+        0.5 * (9.0 * u2 - 10.0 * fu),
+        0.5 * (-9.0 * u2 + 8.0 * fu + 1.0),
+        0.5 * (3.0 * u2 - 2.0 * fu),
+    )
 
 
 @njit(cache=True, inline="always")
@@ -605,10 +682,12 @@ def _log_terms(
     grad: np.ndarray,
 ) -> None:
     # spread of log I0: gather each patient's table column once and take the value and its
-    # central differences from it (a moved clock gathers the column at the shifted time)
+    # central differences from it (a moved clock from the column's derivative in log a)
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
+    sub = int(geom[4])
     rows0 = np.empty((n_pts, 3))
     rows1 = np.empty((n_pts, 3))
     drows = np.empty((n_pts, 3))
@@ -618,7 +697,13 @@ def _log_terms(
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
         if spread:
             k, fu, a = _time_cell(t[i], x[3], geom[2], tab.shape[4])
-            _gather(tabt, gi[i], k, fu, buf)
+            clock = with_grad and active[3]
+            if clock:
+                # held beyond the table and outside the clamp on log a: no slope there
+                held = fu >= 1.0 or abs(x[3]) > 6.0
+                _gather(tabt, gi[i], k, fu, buf, 0.0 if held else t[i] * a / geom[2], dbuf)
+            else:
+                _gather(tabt, gi[i], k, fu, buf)
             # rows depend on (log mu, log res), weights on (log I0, sigma): each central
             # difference changes one of the two; log mu in closed form
             _row_sums(x[0], x[1], a, buf, w, geom[3], rows0, drows)
@@ -637,8 +722,8 @@ def _log_terms(
                     continue
                 for sgn in (1.0, -1.0):
                     if p == 3:
-                        k1, fu1, a1 = _time_cell(t[i], x[3] + sgn * h, geom[2], tab.shape[4])
-                        _gather(tabt, gi[i], k1, fu1, buf1)
+                        _shifted(buf, dbuf, sgn * h, sub, buf1)
+                        a1 = a if abs(x[3]) > 6.0 else a * math.exp(sgn * h)
                         _row_sums(x[0], x[1], a1, buf1, w, geom[3], rows1, drows)
                         v = _log_of(ev[i], _mix(rows1, wts0))
                     elif p == 1:
