@@ -28,10 +28,9 @@ Two kinds of link (docs/fit.md, section 3):
   seeding coefficient (``burden``), of the residual cells (``residual``) and of every
   patient's immunity (``immunity``).
 
-The clock is one number per cohort, not a link of the columns: with finitely many lapse
-schedules the likelihood is rough along each patient's time rescaling, and a per-patient
-clock (columns moving ``log a``) made the Laplace intervals untrustworthy; summed over a
-cohort the roughness averages out (docs/fit.md, section 3.1). Mechanism links keep the
+The clock is one number per cohort by default; with ``clock_links`` the stage columns move
+``log a`` as well (a clock per patient, ``stage:<col>@clock``), which the cohorts' own
+cross-validation did not choose (docs/fit.md, section 6.3). Mechanism links keep the
 mechanism's kinetics (``log a = 0``).
 
 Every parameter has a normal prior (mean, sd) on its log scale: weakly informative, centred on
@@ -66,6 +65,7 @@ PRIOR_SPREAD = (math.log(0.5), 1.0)  # sd of log I0 between patients
 PRIOR_COEF = (0.0, 1.0)
 PRIOR_CLOCK = (0.0, 1.0)  # log clock speed of the cohort's disease: e-fold either way
 PRIOR_IMMUNE_COEF = (0.0, 0.5)
+PRIOR_CLOCK_COEF = (0.0, 0.5)  # per sd of a stage column: its patients' disease e^0.5 faster
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,7 @@ class ColumnLinks:
     fit_clock: bool = False
     grades_seen: tuple[int, ...] = (2,)
     grade_kinetics: bool = True  # a grade column picks the kernel table (off: grade 2 for all)
+    clock_links: bool = False  # stage columns also move log a (a clock per patient)
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(CAUSES)
@@ -228,6 +229,8 @@ class ColumnLinks:
             out.append("residual")
         out += [f"stage:{c}" for c in self.groups["stage"]]
         out += [f"stage:{c}@immunity" for c in self.groups["stage"]]
+        if self.clock_links:
+            out += [f"stage:{c}@clock" for c in self.groups["stage"]]
         out += [f"removal:{c}" for c in self.groups["removal"]]
         out += [f"immune:{c}" for c in self.groups["immune"]]
         out += [f"other:{c}" for c in self.groups["other"]]
@@ -247,6 +250,8 @@ class ColumnLinks:
                 m, s = table[n]
             elif n.endswith("@immunity"):
                 m, s = PRIOR_IMMUNE_COEF
+            elif n.endswith("@clock"):
+                m, s = PRIOR_CLOCK_COEF
             elif n.startswith("immune:"):
                 m, s = PRIOR_IMMUNE_COEF
             else:
@@ -286,6 +291,8 @@ class ColumnLinks:
                 if cause == "stage":
                     load[P_MU, :, pos[key]] = z
                     load[P_I0, :, pos[key + "@immunity"]] = z
+                    if self.clock_links:
+                        load[P_A, :, pos[key + "@clock"]] = z
                 elif cause == "removal":
                     load[P_RES, :, pos[key]] = z
                 elif cause == "immune":
@@ -316,6 +323,7 @@ class ColumnLinks:
             "scales": self.scales,
             "fit_spread": self.fit_spread,
             "fit_clock": self.fit_clock,
+            "clock_links": self.clock_links,
             "grades": list(self.grades_seen),
         }
 

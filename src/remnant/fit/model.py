@@ -189,6 +189,7 @@ class RemnantFit:
                     dict(ld["scales"]),
                     bool(ld.get("fit_spread", True)),
                     fit_clock=bool(ld.get("fit_clock", False)),
+                    clock_links=bool(ld.get("clock_links", False)),
                     grades_seen=tuple(int(g) for g in ld.get("grades", (2,))),
                     # model files written before grades chose the kinetics: grade 2 for all
                     grade_kinetics="grades" in ld,
@@ -273,6 +274,7 @@ def fit(
     callback: Callable[[int, float], None] | None = None,
     death_hazard: bool = True,
     fit_clock: bool | None = None,
+    clock_links: bool = False,
 ) -> RemnantFit:
     """Fit the three-cause model by maximum a posteriori with Laplace intervals.
 
@@ -304,6 +306,9 @@ def fit(
         Fit the clock speed of the cohort's disease (``log a`` of every patient, the
         ``clock`` parameter): default on with column links; mechanism links keep the
         mechanism's kinetics.
+    clock_links : bool
+        Column links only: the stage columns also move each patient's ``log a`` (a clock per
+        patient, one ``stage:<col>@clock`` coefficient per column; docs/fit.md, section 6.3).
     death_hazard : bool
         When the cohort says which events were deaths without recurrence
         (:attr:`Cohort.death_first`) and has an ``age`` column: model those deaths by their own
@@ -364,8 +369,11 @@ def fit(
             mech,
             fit_spread=True if fit_spread is None else bool(fit_spread),
             fit_clock=True if fit_clock is None else bool(fit_clock),
+            clock_links=bool(clock_links),
         )
     elif links == "mechanism":
+        if clock_links:
+            raise RemnantInputError("clock_links", "column links (links='columns')", True)
         lk = MechanismLinks(cancer, mech, bool(fit_spread))
     else:
         raise RemnantInputError("links", "columns or mechanism", links)
@@ -395,6 +403,7 @@ class RemnantModel(SurvivalModel):
         fit_spread: bool | None = None,
         death_hazard: bool = True,
         fit_clock: bool | None = None,
+        clock_links: bool = False,
     ) -> None:
         self.cancer = cancer
         self.seed = seed
@@ -402,6 +411,7 @@ class RemnantModel(SurvivalModel):
         self.fit_spread = fit_spread
         self.death_hazard = death_hazard
         self.fit_clock = fit_clock
+        self.clock_links = clock_links
         self.fit_: RemnantFit | None = None
 
     def _fit(
@@ -418,6 +428,7 @@ class RemnantModel(SurvivalModel):
             fit_spread=self.fit_spread,
             death_hazard=self.death_hazard,
             fit_clock=self.fit_clock,
+            clock_links=self.clock_links,
         )
 
     def _fitted(self) -> RemnantFit:
@@ -439,6 +450,7 @@ class RemnantModel(SurvivalModel):
             "risk_horizon_years": self.risk_horizon_years,
             "death_hazard": self.death_hazard,
             "fit_clock": self.fit_clock,
+            "clock_links": self.clock_links,
         }
 
 
