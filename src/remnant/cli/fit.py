@@ -90,6 +90,7 @@ def fit_command(
     if not cohort.covariates:
         raise RemnantInputError("--data", "a cohort with at least one covariate column", data)
 
+    from remnant.fit.links import ColumnLinks
     from remnant.fit.model import fit
     from remnant.fit.report import effects, plot_effects
 
@@ -111,6 +112,11 @@ def fit_command(
         f"fitted in {r.seconds:.1f} s ({r.iterations} iterations); log-likelihood "
         f"{r.log_likelihood:.2f}; kinetics {fitted.links.cancer}"
     )
+    if isinstance(fitted.links, ColumnLinks):
+        con.print(
+            f"prior sds of the covariate effects x {fitted.links.prior_scale:.3f} "
+            "(chosen by the marginal likelihood, docs/fit.md 3.3)"
+        )
     table = Table(title="parameters (log scale, 95% Laplace intervals)")
     for col in ("parameter", "estimate", "se", "lower", "upper"):
         table.add_column(col, justify="left" if col == "parameter" else "right")

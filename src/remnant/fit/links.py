@@ -169,6 +169,7 @@ class ColumnLinks:
     grades_seen: tuple[int, ...] = (2,)
     grade_kinetics: bool = True  # a grade column picks the kernel table (off: grade 2 for all)
     clock_links: bool = False  # stage columns also move log a (a clock per patient)
+    prior_scale: float = 1.0  # multiplies the coefficients' prior sds (fit/evidence.py)
 
     def __post_init__(self) -> None:
         unknown = set(self.groups) - set(CAUSES)
@@ -257,8 +258,13 @@ class ColumnLinks:
             else:
                 m, s = PRIOR_COEF
             mean.append(m)
-            sd.append(s)
+            sd.append(s * self.prior_scale if ":" in n else s)
         return np.asarray(mean), np.asarray(sd)
+
+    def coefficients(self) -> np.ndarray:
+        """Which parameters are the links' coefficients (whose prior sds ``prior_scale``
+        multiplies), as a boolean mask over :meth:`names`."""
+        return np.array([":" in n for n in self.names()], dtype=bool)
 
     def reference_offsets(self) -> np.ndarray:
         """``log mu, log res, log I0, log a`` of the reference patient (stage II, R0)."""
@@ -324,6 +330,7 @@ class ColumnLinks:
             "fit_spread": self.fit_spread,
             "fit_clock": self.fit_clock,
             "clock_links": self.clock_links,
+            "prior_scale": self.prior_scale,
             "grades": list(self.grades_seen),
         }
 

@@ -174,13 +174,54 @@ class MapResult:
         return np.sqrt(np.diag(self.covariance))
 
 
+def _polish(
+    objective: Objective, theta: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
+    """Newton steps from ``theta`` with the patient-block Hessian: the likelihood is piecewise
+    smooth (interpolated kernels), so L-BFGS may stop a little short; the mode counts as found
+    when the Newton step is below STEP_TOL standard errors in every parameter. Returns theta,
+    the objective's value, gradient and Hessian there, and the last Newton step in se."""
+    hess = objective.hessian(theta)
+    value, grad = objective.value_and_grad(theta)
+    newton = np.full(theta.shape, np.inf)
+    for _ in range(NEWTON_STEPS + 1):
+        try:
+            step = np.linalg.solve(hess, grad)
+            se = np.sqrt(np.clip(np.diag(np.linalg.inv(hess)), 1e-300, None))
+        except np.linalg.LinAlgError:
+            break
+        newton = np.abs(step) / se
+        if newton.max() < STEP_TOL:
+            break
+        trial = np.clip(theta - step, -BOUND, BOUND)
+        v_new, g_new = objective.value_and_grad(trial)
+        if not v_new < value:
+            break
+        theta, value, grad = trial, v_new, g_new
+        hess = objective.hessian(theta)
+    return theta, value, grad, hess, newton
+
+
 def fit_map(
     objective: Objective,
     theta0: np.ndarray | None = None,
     *,
     callback: Callable[[int, float], None] | None = None,
+    newton_start: bool = False,
 ) -> MapResult:
     """Find the posterior mode and the Laplace covariance.
+
+    Parameters
+    ----------
+    objective : Objective
+    theta0 : ndarray, optional
+        Starting point (default: the prior mean).
+    callback : callable, optional
+        ``callback(iteration, value)`` after each L-BFGS iteration.
+    newton_start : bool
+        ``theta0`` is close to the mode (e.g. predicted from a fit of the same data under
+        another prior): try Newton steps from it first, and run L-BFGS only if they do not
+        locate the mode.
 
     Raises
     ------
@@ -210,38 +251,23 @@ def fit_map(
             else:
                 callback(it[0], objective.scaled(xk)[0])
 
-    res = optimize.minimize(
-        _scaled,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-BOUND, BOUND)] * len(x0),
-        callback=_cb if callback is not None else None,
-        options={"maxiter": MAX_ITER, "maxcor": 20, "ftol": 1e-14, "gtol": GRAD_TOL / 10},
-    )
-    theta = np.asarray(res.x, dtype=float)
+    polished = _polish(objective, x0) if newton_start else None
+    if polished is not None and polished[4].max() < STEP_TOL:
+        theta, value, grad, hess, newton = polished
+        nit, nfev, message = 0, 0, "Newton steps from the start"
+    else:
+        res = optimize.minimize(
+            _scaled,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-BOUND, BOUND)] * len(x0),
+            callback=_cb if callback is not None else None,
+            options={"maxiter": MAX_ITER, "maxcor": 20, "ftol": 1e-14, "gtol": GRAD_TOL / 10},
+        )
+        theta, value, grad, hess, newton = _polish(objective, np.asarray(res.x, dtype=float))
+        nit, nfev, message = int(res.nit), int(res.nfev), str(res.message)
     problems = []
-    # Newton polish: the likelihood is piecewise smooth (interpolated kernels), so L-BFGS may
-    # stop a little short; the mode counts as found when the Newton step is below
-    # STEP_TOL standard errors in every parameter.
-    hess = objective.hessian(theta)
-    value, grad = objective.value_and_grad(theta)
-    newton = np.full(theta.shape, np.inf)
-    for _ in range(NEWTON_STEPS + 1):
-        try:
-            step = np.linalg.solve(hess, grad)
-            se = np.sqrt(np.clip(np.diag(np.linalg.inv(hess)), 1e-300, None))
-        except np.linalg.LinAlgError:
-            break
-        newton = np.abs(step) / se
-        if newton.max() < STEP_TOL:
-            break
-        trial = np.clip(theta - step, -BOUND, BOUND)
-        v_new, g_new = objective.value_and_grad(trial)
-        if not v_new < value:
-            break
-        theta, value, grad = trial, v_new, g_new
-        hess = objective.hessian(theta)
     gmax = float(np.abs(grad).max()) / objective.time.shape[0]
     at_bound = [n for n, v in zip(names, theta, strict=False) if abs(v) >= BOUND - 1e-6]
     if at_bound:
@@ -256,7 +282,7 @@ def fit_map(
         worst = names[int(newton.argmax())]
         problems.append(
             f"the mode is not located: Newton step {newton.max():.2f} standard errors "
-            f"(>= {STEP_TOL}) in {worst}; optimiser: {res.message}"
+            f"(>= {STEP_TOL}) in {worst}; optimiser: {message}"
         )
     if problems:
         raise ConvergenceError("MAP fit did not converge: " + "; ".join(problems))
@@ -270,8 +296,8 @@ def fit_map(
         covariance=cov,
         log_likelihood=loglik,
         log_posterior=-value,
-        iterations=int(res.nit),
-        evaluations=int(res.nfev),
+        iterations=nit,
+        evaluations=nfev,
         grad_max=gmax,
         seconds=_time.perf_counter() - start,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from remnant.data.cohort import Cohort
 from remnant.errors import RemnantInputError
 from remnant.fit.death import NAMES as DEATH_NAMES
 from remnant.fit.death import OtherCauseDeath, fit_death
+from remnant.fit.evidence import ModeAtPrior
 from remnant.fit.links import ColumnLinks, Design, Links, MechanismLinks
 from remnant.fit.map import MapResult, Objective, fit_map
 from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
@@ -190,6 +192,7 @@ class RemnantFit:
                     bool(ld.get("fit_spread", True)),
                     fit_clock=bool(ld.get("fit_clock", False)),
                     clock_links=bool(ld.get("clock_links", False)),
+                    prior_scale=float(ld.get("prior_scale", 1.0)),
                     grades_seen=tuple(int(g) for g in ld.get("grades", (2,))),
                     # model files written before grades chose the kinetics: grade 2 for all
                     grade_kinetics="grades" in ld,
@@ -275,6 +278,7 @@ def fit(
     death_hazard: bool = True,
     fit_clock: bool | None = None,
     clock_links: bool = False,
+    prior_scale: float | None = None,
 ) -> RemnantFit:
     """Fit the three-cause model by maximum a posteriori with Laplace intervals.
 
@@ -309,6 +313,11 @@ def fit(
     clock_links : bool
         Column links only: the stage columns also move each patient's ``log a`` (a clock per
         patient, one ``stage:<col>@clock`` coefficient per column; docs/fit.md, section 6.3).
+    prior_scale : float, optional
+        Column links only: multiplies the prior sds of the links' coefficients. By default it
+        is chosen by the Laplace evidence of the data (:mod:`remnant.fit.evidence`: one fit
+        at the default priors, then one at the best scale, starting from the mode it
+        predicts).
     death_hazard : bool
         When the cohort says which events were deaths without recurrence
         (:attr:`Cohort.death_first`) and has an ``age`` column: model those deaths by their own
@@ -377,12 +386,33 @@ def fit(
         lk = MechanismLinks(cancer, mech, bool(fit_spread))
     else:
         raise RemnantInputError("links", "columns or mechanism", links)
+    if prior_scale is not None:
+        if not isinstance(lk, ColumnLinks):
+            raise RemnantInputError("prior_scale", "column links (links='columns')", prior_scale)
+        if not (math.isfinite(prior_scale) and prior_scale > 0.0):
+            raise RemnantInputError("prior_scale", "a positive number", prior_scale)
+        lk.prior_scale = float(prior_scale)
     lk.standardise(X)
     design = lk.design(X)
     table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)
     mean, sd = lk.priors()
-    objective = Objective(design, table, t, e, mean, sd)
-    result = fit_map(objective, callback=callback)
+    result = fit_map(Objective(design, table, t, e, mean, sd), callback=callback)
+    if prior_scale is None and isinstance(lk, ColumnLinks) and lk.coefficients().any():
+        scale, start = ModeAtPrior(
+            result.theta, result.covariance, result.log_likelihood, mean, sd, lk.coefficients()
+        ).best_scale()
+        lk.prior_scale = scale
+        mean, sd = lk.priors()
+        initial = result
+        result = fit_map(
+            Objective(design, table, t, e, mean, sd), start, callback=callback, newton_start=True
+        )
+        result = dataclasses.replace(
+            result,
+            iterations=initial.iterations + result.iterations,
+            evaluations=initial.evaluations + result.evaluations,
+            seconds=initial.seconds + result.seconds,
+        )
     return RemnantFit(lk, result, info, n_draws, seed, death, table)
 
 
@@ -404,6 +434,7 @@ class RemnantModel(SurvivalModel):
         death_hazard: bool = True,
         fit_clock: bool | None = None,
         clock_links: bool = False,
+        prior_scale: float | None = None,
     ) -> None:
         self.cancer = cancer
         self.seed = seed
@@ -412,6 +443,7 @@ class RemnantModel(SurvivalModel):
         self.death_hazard = death_hazard
         self.fit_clock = fit_clock
         self.clock_links = clock_links
+        self.prior_scale = prior_scale
         self.fit_: RemnantFit | None = None
 
     def _fit(
@@ -429,6 +461,7 @@ class RemnantModel(SurvivalModel):
             death_hazard=self.death_hazard,
             fit_clock=self.fit_clock,
             clock_links=self.clock_links,
+            prior_scale=self.prior_scale,
         )
 
     def _fitted(self) -> RemnantFit:
@@ -451,6 +484,7 @@ class RemnantModel(SurvivalModel):
             "death_hazard": self.death_hazard,
             "fit_clock": self.fit_clock,
             "clock_links": self.clock_links,
+            "prior_scale": self.prior_scale,
         }
 
 
