@@ -101,7 +101,7 @@ def test_fit_chooses_the_scale_and_keeps_it(tmp_path):
     np.testing.assert_array_equal(chosen.links.priors()[1][~coef], default_sd[~coef])
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), "x", True])
 def test_bad_prior_scale_is_refused(bad):
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
     with pytest.raises(RemnantInputError, match="prior_scale"):

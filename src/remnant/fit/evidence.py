@@ -18,6 +18,7 @@ best ``lambda`` from ``theta_l``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,11 +52,16 @@ class ModeAtPrior:
     prior_sd: np.ndarray
     scaled: np.ndarray
 
+    @functools.cached_property
+    def likelihood_hessian(self) -> np.ndarray:
+        """``H_lik``: the Hessian of the negative log posterior less the prior's curvature."""
+        return np.linalg.inv(self.covariance) - np.diag(1.0 / self.prior_sd**2)
+
     def log_evidence(self, scale: float) -> tuple[float, np.ndarray]:
         """Laplace log evidence with the scaled sds multiplied by ``scale`` (positive), and
         the mode it predicts."""
         p0 = 1.0 / self.prior_sd**2
-        h_lik = np.linalg.inv(self.covariance) - np.diag(p0)
+        h_lik = self.likelihood_hessian
         sd = np.where(self.scaled, self.prior_sd * scale, self.prior_sd)
         p1 = 1.0 / sd**2
         h = h_lik + np.diag(p1)

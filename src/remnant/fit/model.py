@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -389,9 +388,7 @@ def fit(
     if prior_scale is not None:
         if not isinstance(lk, ColumnLinks):
             raise RemnantInputError("prior_scale", "column links (links='columns')", prior_scale)
-        if not (math.isfinite(prior_scale) and prior_scale > 0.0):
-            raise RemnantInputError("prior_scale", "a positive number", prior_scale)
-        lk.prior_scale = float(prior_scale)
+        lk.prior_scale = validate.positive("prior_scale", prior_scale)
     lk.standardise(X)
     design = lk.design(X)
     table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)

@@ -61,6 +61,7 @@ FIT_DRAWS = 16  # lapse schedules (randomised QMC) while fitting
 # clock speed. The tabulated rates are smoothed with a Gaussian of this sd (days), i.e. every
 # immune change takes about a month, and the cumulative kernels re-integrated from them.
 SMOOTH_DAYS = 14.0
+LOG_A_MAX = 6.0  # the clock speed is clamped to e^+-6: beyond, nothing moves with log a
 N_TAB = 5  # tabulated quantities: kc, d kc/dt, rho, d rho/dt, q0
 T_KC, T_KCT, T_RHO, T_DRHO, T_Q0 = range(N_TAB)
 
@@ -560,7 +561,7 @@ def _time_weight_slopes(fu: float) -> tuple[float, float, float, float]:
 @njit(cache=True, inline="always")
 def _time_cell(t: float, la: float, dt: float, n_t: int) -> tuple[int, float, float]:
     # table column k and fraction fu of the clock-scaled time, and the clock speed a
-    a = math.exp(min(max(la, -6.0), 6.0))
+    a = math.exp(min(max(la, -LOG_A_MAX), LOG_A_MAX))
     u = t * a / dt
     k = int(math.floor(u))
     if k >= n_t - 1:
@@ -700,7 +701,7 @@ def _log_terms(
             clock = with_grad and active[3]
             if clock:
                 # held beyond the table and outside the clamp on log a: no slope there
-                held = fu >= 1.0 or abs(x[3]) > 6.0
+                held = fu >= 1.0 or abs(x[3]) > LOG_A_MAX
                 _gather(tabt, gi[i], k, fu, buf, 0.0 if held else t[i] * a / geom[2], dbuf)
             else:
                 _gather(tabt, gi[i], k, fu, buf)
@@ -723,7 +724,7 @@ def _log_terms(
                 for sgn in (1.0, -1.0):
                     if p == 3:
                         _shifted(buf, dbuf, sgn * h, sub, buf1)
-                        a1 = a if abs(x[3]) > 6.0 else a * math.exp(sgn * h)
+                        a1 = a if abs(x[3]) > LOG_A_MAX else a * math.exp(sgn * h)
                         _row_sums(x[0], x[1], a1, buf1, w, geom[3], rows1, drows)
                         v = _log_of(ev[i], _mix(rows1, wts0))
                     elif p == 1:
