@@ -30,6 +30,7 @@ from remnant.fit.tables import KernelTable
 FD_STEP = 1e-4  # per-patient central differences in the predictors
 HESS_STEP = 1e-3  # central differences of the gradient: the largest move of any predictor
 GRAD_TOL = 1e-6  # L-BFGS-B stopping rule on the mean log posterior (per patient)
+NEAR_GRAD_TOL = 3e-3  # near the mode (the evidence's expansion point): 3e-4 per patient
 STEP_TOL = 0.1  # converged: the Newton step is below 0.1 standard error in every parameter
 NEWTON_STEPS = 4
 WALL = 200.0  # cubic wall on log I0 outside the kernel table: WALL |over|^3 per patient
@@ -113,6 +114,40 @@ class Objective:
         over = np.clip(li - hi, 0.0, None) - np.clip(lo - li, 0.0, None)
         return WALL * float(np.abs(over) @ (over * over)), 3.0 * WALL * over * np.abs(over)
 
+    def _spread_blocks(self, eta: np.ndarray, sigma: float, step: float) -> np.ndarray:
+        # second differences inside the compiled kernel (a few row sums per patient), plus
+        # the range wall's curvature on log I0
+        d = self.design
+        h_i = self.table.log_term_hessians(
+            self.time, self.event, eta, sigma, d.grade_index, d.active, step, FD_STEP
+        )
+        lo = float(self.table.log2_i0[0]) * LN2
+        hi = float(self.table.log2_i0[-1]) * LN2
+        li = eta[P_I0]
+        over = np.clip(li - hi, 0.0, None) + np.clip(lo - li, 0.0, None)
+        h_i[:, P_I0, P_I0] -= 6.0 * WALL * over
+        return h_i
+
+    def _difference_blocks(self, eta: np.ndarray, sigma: float, step: float) -> np.ndarray:
+        # central differences of the per-patient derivatives (the fifth is already
+        # sigma dl/dsigma, so its differences in log sigma hold the chain rule's first term)
+        n = self.time.shape[0]
+        h_i = np.zeros((n, 5, 5))
+        for k in np.flatnonzero(self.design.active):
+            if k < 4:
+                up, down = eta.copy(), eta.copy()
+                up[k] += step
+                down[k] -= step
+                h_i[:, :, k] = (
+                    self._patient_terms(up, sigma)[1] - self._patient_terms(down, sigma)[1]
+                ) / (2 * step)
+            else:
+                h_i[:, :, k] = (
+                    self._patient_terms(eta, sigma * np.exp(step))[1]
+                    - self._patient_terms(eta, sigma * np.exp(-step))[1]
+                ) / (2 * step)
+        return h_i
+
     def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
         """Hessian of the negative log posterior from the patients' 5 x 5 predictor Hessians.
 
@@ -128,21 +163,11 @@ class Objective:
         n, p = self.time.shape[0], theta.shape[0]
         eta = d.predictors(theta)
         sigma = d.spread(theta)
-        active = np.flatnonzero(d.active)
-        h_i = np.zeros((n, 5, 5))
-        for k in active:
-            if k < 4:
-                up, down = eta.copy(), eta.copy()
-                up[k] += step
-                down[k] -= step
-                h_i[:, :, k] = (
-                    self._patient_terms(up, sigma)[1] - self._patient_terms(down, sigma)[1]
-                ) / (2 * step)
-            else:
-                h_i[:, :, k] = (
-                    self._patient_terms(eta, sigma * np.exp(step))[1]
-                    - self._patient_terms(eta, sigma * np.exp(-step))[1]
-                ) / (2 * step)
+        h_i = (
+            self._spread_blocks(eta, sigma, step)
+            if d.spread_integrated
+            else self._difference_blocks(eta, sigma, step)
+        )
         h_i = 0.5 * (h_i + h_i.transpose(0, 2, 1))
         # (the fifth score is already sigma dl/dsigma, so its differences in log sigma
         # hold the chain rule's first-derivative term)
@@ -202,6 +227,37 @@ def _polish(
     return theta, value, grad, hess, newton
 
 
+def _descend(
+    objective: Objective, theta: np.ndarray, max_steps: int = 2 * NEWTON_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps from a start that may not be near a mode: the Hessian's eigenvalues are
+    taken by their size (so a direction of negative curvature is descended, not climbed;
+    Dauphin et al. 2014, NeurIPS) and each step is halved until the objective falls. Stops
+    when the plain Newton step is below STEP_TOL standard errors. Returns theta and the
+    Hessian there."""
+    value, grad = objective.value_and_grad(theta)
+    hess = objective.hessian(theta)
+    for _ in range(max_steps):
+        w, v = np.linalg.eigh(hess)
+        if w[0] > 0:
+            step = v @ ((v.T @ grad) / w)
+            if (np.abs(step) * np.sqrt(1.0 / (v * v / w).sum(axis=1))).max() < STEP_TOL:
+                break
+        size = np.maximum(np.abs(w), 1e-6 * float(np.abs(w).max()))
+        step = v @ ((v.T @ grad) / size)
+        for _halving in range(6):
+            trial = np.clip(theta - step, -BOUND, BOUND)
+            v_new, g_new = objective.value_and_grad(trial)
+            if v_new < value:
+                break
+            step = 0.5 * step
+        else:
+            break
+        theta, value, grad = trial, v_new, g_new
+        hess = objective.hessian(theta)
+    return theta, hess
+
+
 def fit_map(
     objective: Objective,
     theta0: np.ndarray | None = None,
@@ -232,39 +288,12 @@ def fit_map(
     start = _time.perf_counter()
     x0 = objective.prior_mean.copy() if theta0 is None else np.asarray(theta0, dtype=float)
     names = objective.design.names
-    it = [0]
-
-    last: list[tuple[np.ndarray, float]] = []  # the latest point evaluated and its value
-
-    def _scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
-        out = objective.scaled(x)
-        last[:] = [(x.copy(), out[0])]
-        return out
-
-    def _cb(xk: np.ndarray) -> None:
-        it[0] += 1
-        if callback is not None:
-            # L-BFGS-B has just evaluated the objective at xk: report that value instead of
-            # paying for another pass over the patients
-            if last and np.array_equal(last[0][0], xk):
-                callback(it[0], last[0][1])
-            else:
-                callback(it[0], objective.scaled(xk)[0])
-
-    polished = _polish(objective, x0) if newton_start else None
+    polished = _polish(objective, _descend(objective, x0)[0]) if newton_start else None
     if polished is not None and polished[4].max() < STEP_TOL:
         theta, value, grad, hess, newton = polished
         nit, nfev, message = 0, 0, "Newton steps from the start"
     else:
-        res = optimize.minimize(
-            _scaled,
-            x0,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(-BOUND, BOUND)] * len(x0),
-            callback=_cb if callback is not None else None,
-            options={"maxiter": MAX_ITER, "maxcor": 20, "ftol": 1e-14, "gtol": GRAD_TOL / 10},
-        )
+        res = _lbfgs(objective, x0, GRAD_TOL, callback)
         theta, value, grad, hess, newton = _polish(objective, np.asarray(res.x, dtype=float))
         nit, nfev, message = int(res.nit), int(res.nfev), str(res.message)
     problems = []
@@ -303,6 +332,102 @@ def fit_map(
     )
 
 
+def _lbfgs(
+    objective: Objective,
+    x0: np.ndarray,
+    gtol: float,
+    callback: Callable[[int, float], None] | None = None,
+) -> optimize.OptimizeResult:
+    """L-BFGS-B on the per-patient objective, stopping when its gradient is below ``gtol / 10``
+    in every parameter; ``callback(iteration, value)`` after each iteration."""
+    it = [0]
+    last: list[tuple[np.ndarray, float]] = []  # the latest point evaluated and its value
+
+    def _scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
+        out = objective.scaled(x)
+        last[:] = [(x.copy(), out[0])]
+        return out
+
+    def _cb(xk: np.ndarray) -> None:
+        it[0] += 1
+        assert callback is not None
+        # L-BFGS-B has just evaluated the objective at xk: report that value instead of
+        # paying for another pass over the patients
+        if last and np.array_equal(last[0][0], xk):
+            callback(it[0], last[0][1])
+        else:
+            callback(it[0], objective.scaled(xk)[0])
+
+    return optimize.minimize(
+        _scaled,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-BOUND, BOUND)] * len(x0),
+        callback=None if callback is None else _cb,
+        options={"maxiter": MAX_ITER, "maxcor": 20, "ftol": 1e-14, "gtol": gtol / 10},
+    )
+
+
+@dataclass(frozen=True)
+class NearMode:
+    """A point near the posterior mode and the log-likelihood's derivatives there."""
+
+    theta: np.ndarray
+    log_likelihood: float
+    gradient: np.ndarray  # of the log-likelihood
+    hessian: np.ndarray  # of the negative log-likelihood
+    iterations: int
+    evaluations: int
+    seconds: float
+
+
+def near_mode(
+    objective: Objective,
+    theta0: np.ndarray | None = None,
+    callback: Callable[[int, float], None] | None = None,
+    *,
+    newton: bool = False,
+) -> NearMode:
+    """L-BFGS to a loose tolerance (:data:`NEAR_GRAD_TOL`: within a tenth of a standard
+    error of the mode on the bundled cohorts), then the exact gradient and Hessian there:
+    what the evidence of other priors is expanded from (:mod:`remnant.fit.evidence`). When
+    the posterior's Hessian there is not positive definite, the mode itself is found
+    (:func:`fit_map`) and used instead. With ``newton``, ``theta0`` is near the mode
+    already (e.g. a nested model's mode): Newton steps from it instead of L-BFGS.
+    """
+    start = _time.perf_counter()
+    x0 = objective.prior_mean.copy() if theta0 is None else np.asarray(theta0, dtype=float)
+    if newton:
+        theta, hess = _descend(objective, x0)
+        nit = nfev = 0
+    else:
+        res = _lbfgs(objective, x0, NEAR_GRAD_TOL, callback)
+        theta = np.asarray(res.x, dtype=float)
+        nit, nfev = int(res.nit), int(res.nfev)
+        hess = objective.hessian(theta)
+    try:
+        np.linalg.cholesky(hess)
+    except np.linalg.LinAlgError:
+        found = fit_map(objective, theta, callback=callback)
+        theta, hess = found.theta, np.linalg.inv(found.covariance)
+        nit, nfev = nit + found.iterations, nfev + found.evaluations
+    value, grad = objective.value_and_grad(theta)
+    precision = 1.0 / objective.prior_sd**2
+    dev = theta - objective.prior_mean
+    return NearMode(
+        theta=theta,
+        # the objective less the prior: the log-likelihood (with the range wall) and its
+        # derivatives
+        log_likelihood=-value + 0.5 * float(dev @ (precision * dev)),
+        gradient=precision * dev - grad,
+        hessian=hess - np.diag(precision),
+        iterations=nit,
+        evaluations=nfev,
+        seconds=_time.perf_counter() - start,
+    )
+
+
 def interval(theta: float, se: float, level: float = 0.95) -> tuple[float, float]:
     """Normal (Laplace) interval on the log scale."""
     from scipy.stats import norm
@@ -311,4 +436,4 @@ def interval(theta: float, se: float, level: float = 0.95) -> tuple[float, float
     return theta - z * se, theta + z * se
 
 
-__all__ = ["MapResult", "Objective", "fit_map", "interval"]
+__all__ = ["MapResult", "NearMode", "Objective", "fit_map", "interval", "near_mode"]

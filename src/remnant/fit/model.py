@@ -9,7 +9,9 @@ estimator contract (``--model remnant``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +24,9 @@ from remnant.data.cohort import Cohort
 from remnant.errors import RemnantInputError
 from remnant.fit.death import NAMES as DEATH_NAMES
 from remnant.fit.death import OtherCauseDeath, fit_death
-from remnant.fit.evidence import ModeAtPrior
+from remnant.fit.evidence import Expansion
 from remnant.fit.links import ColumnLinks, Design, Links, MechanismLinks
-from remnant.fit.map import MapResult, Objective, fit_map
+from remnant.fit.map import MapResult, Objective, fit_map, near_mode
 from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
 from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
@@ -276,7 +278,7 @@ def fit(
     callback: Callable[[int, float], None] | None = None,
     death_hazard: bool = True,
     fit_clock: bool | None = None,
-    clock_links: bool = False,
+    clock_links: bool | None = None,
     prior_scale: float | None = None,
 ) -> RemnantFit:
     """Fit the three-cause model by maximum a posteriori with Laplace intervals.
@@ -309,14 +311,16 @@ def fit(
         Fit the clock speed of the cohort's disease (``log a`` of every patient, the
         ``clock`` parameter): default on with column links; mechanism links keep the
         mechanism's kinetics.
-    clock_links : bool
+    clock_links : bool, optional
         Column links only: the stage columns also move each patient's ``log a`` (a clock per
-        patient, one ``stage:<col>@clock`` coefficient per column; docs/fit.md, section 6.3).
+        patient, one ``stage:<col>@clock`` coefficient per column; docs/fit.md, section 3.1).
+        By default the Laplace evidence of the data chooses (with the prior width).
     prior_scale : float, optional
         Column links only: multiplies the prior sds of the links' coefficients. By default it
-        is chosen by the Laplace evidence of the data (:mod:`remnant.fit.evidence`: one fit
-        at the default priors, then one at the best scale, starting from the mode it
-        predicts).
+        is chosen by the Laplace evidence of the data (:mod:`remnant.fit.evidence`: the
+        log-likelihood expanded near the mode of the largest model at the default priors,
+        then the fit at the best scale and links, by Newton steps from the mode they
+        predict).
     death_hazard : bool
         When the cohort says which events were deaths without recurrence
         (:attr:`Cohort.death_first`) and has an ``age`` column: model those deaths by their own
@@ -377,7 +381,7 @@ def fit(
             mech,
             fit_spread=True if fit_spread is None else bool(fit_spread),
             fit_clock=True if fit_clock is None else bool(fit_clock),
-            clock_links=bool(clock_links),
+            clock_links=True if clock_links is None else bool(clock_links),
         )
     elif links == "mechanism":
         if clock_links:
@@ -390,27 +394,97 @@ def fit(
             raise RemnantInputError("prior_scale", "column links (links='columns')", prior_scale)
         lk.prior_scale = validate.positive("prior_scale", prior_scale)
     lk.standardise(X)
-    design = lk.design(X)
     table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)
+    start: np.ndarray | None = None
+    spent = (0, 0, 0.0)  # iterations, evaluations and seconds of the choice
+    # one iteration count across every optimisation of the fit
+    counter = itertools.count(1)
+    report = None if callback is None else (lambda _, v: callback(next(counter), v))
+    choose = prior_scale is None or clock_links is None
+    if choose and isinstance(lk, ColumnLinks) and lk.coefficients().any():
+        lk, start, info["evidence"], spent = _choose_by_evidence(
+            lk, X, table, t, e, prior_scale is None, clock_links is None, report
+        )
     mean, sd = lk.priors()
-    result = fit_map(Objective(design, table, t, e, mean, sd), callback=callback)
-    if prior_scale is None and isinstance(lk, ColumnLinks) and lk.coefficients().any():
-        scale, start = ModeAtPrior(
-            result.theta, result.covariance, result.log_likelihood, mean, sd, lk.coefficients()
-        ).best_scale()
-        lk.prior_scale = scale
-        mean, sd = lk.priors()
-        initial = result
-        result = fit_map(
-            Objective(design, table, t, e, mean, sd), start, callback=callback, newton_start=True
-        )
-        result = dataclasses.replace(
-            result,
-            iterations=initial.iterations + result.iterations,
-            evaluations=initial.evaluations + result.evaluations,
-            seconds=initial.seconds + result.seconds,
-        )
+    objective = Objective(lk.design(X), table, t, e, mean, sd)
+    result = fit_map(objective, start, callback=report, newton_start=start is not None)
+    result = dataclasses.replace(
+        result,
+        iterations=spent[0] + result.iterations,
+        evaluations=spent[1] + result.evaluations,
+        seconds=spent[2] + result.seconds,
+    )
     return RemnantFit(lk, result, info, n_draws, seed, death, table)
+
+
+def _choose_by_evidence(
+    lk: ColumnLinks,
+    X: pd.DataFrame,
+    table: KernelTable,
+    t: np.ndarray,
+    e: np.ndarray,
+    choose_scale: bool,
+    choose_clock: bool,
+    callback: Callable[[int, float], None] | None,
+) -> tuple[ColumnLinks, np.ndarray, dict[str, Any], tuple[int, int, float]]:
+    """The prior width and the clock links of highest Laplace evidence (docs/fit.md, 3.3).
+
+    Each candidate structure (one clock per cohort; with ``choose_clock`` and stage columns,
+    also a clock per patient) is located at the default width and its log-likelihood
+    expanded there (:mod:`remnant.fit.evidence`); the width of each then costs a linear
+    solve. The clock per patient starts from the other's mode with its ``@clock``
+    coefficients at 0, by Newton steps. Returns the chosen links (at their best width), the
+    mode they predict, each candidate's best width and log evidence, and the optimisers'
+    iterations, evaluations and seconds.
+    """
+    started = time.perf_counter()
+    iterations = evaluations = 0
+    structures = [lk.clock_links]
+    if choose_clock:
+        structures = [True, False] if lk.groups["stage"] else [False]
+    record: dict[str, Any] = {}
+    best: tuple[float, ColumnLinks, np.ndarray] | None = None
+    previous: tuple[tuple[str, ...], np.ndarray] | None = None
+    for per_patient in structures:
+        cand = dataclasses.replace(
+            lk, clock_links=per_patient, means=dict(lk.means), scales=dict(lk.scales)
+        )
+        names = cand.names()
+        mean, sd = cand.priors()
+        objective = Objective(cand.design(X), table, t, e, mean, sd)
+        if previous is None:
+            near = near_mode(objective, callback=callback)
+        else:
+            old = dict(zip(previous[0], previous[1], strict=True))
+            near = near_mode(
+                objective, np.array([old.get(n, 0.0) for n in names]), callback=callback
+            )
+        iterations += near.iterations
+        evaluations += near.evaluations
+        previous = (names, near.theta)
+        expansion = Expansion(
+            near.theta,
+            near.log_likelihood,
+            near.gradient,
+            near.hessian,
+            mean,
+            sd,
+            cand.coefficients(),
+        )
+        if choose_scale:
+            scale, evidence, mode = expansion.best_scale()
+        else:
+            scale = 1.0
+            evidence, mode = expansion.log_evidence(1.0)
+        cand.prior_scale *= scale
+        record["clock per patient" if per_patient else "clock per cohort"] = {
+            "prior_scale": cand.prior_scale,
+            "log_evidence": evidence,
+        }
+        if best is None or evidence > best[0]:
+            best = (evidence, cand, mode)
+    assert best is not None
+    return best[1], best[2], record, (iterations, evaluations, time.perf_counter() - started)
 
 
 class RemnantModel(SurvivalModel):
@@ -430,7 +504,7 @@ class RemnantModel(SurvivalModel):
         fit_spread: bool | None = None,
         death_hazard: bool = True,
         fit_clock: bool | None = None,
-        clock_links: bool = False,
+        clock_links: bool | None = None,
         prior_scale: float | None = None,
     ) -> None:
         self.cancer = cancer

@@ -197,6 +197,48 @@ class KernelTable:
             list(_pool().map(run, bounds[:-1], bounds[1:]))
         return out, grad
 
+    def log_term_hessians(
+        self,
+        time: np.ndarray,
+        event: np.ndarray,
+        eta: np.ndarray,
+        sigma: float,
+        grade_index: np.ndarray,
+        active: np.ndarray,
+        step: float,
+        inner: float,
+    ) -> np.ndarray:
+        """Each patient's Hessian of its log term in ``log mu, log res, log I0, log a,
+        log sigma`` (shape (n, 5, 5); second differences with ``step``, 0 where not
+        ``active``; ``inner``: the step of the gradient's derivative in ``log a``), for a
+        spread of ``log I0`` between patients."""
+        n = time.shape[0]
+        hess = np.zeros((n, 5, 5))
+
+        def run(lo: int, hi: int) -> None:
+            _log_term_hessians(
+                time[lo:hi],
+                event[lo:hi],
+                eta[:, lo:hi],
+                sigma,
+                grade_index[lo:hi],
+                self.values,
+                self.by_time,
+                self.weights,
+                self.geometry,
+                step,
+                inner,
+                active,
+                hess[lo:hi],
+            )
+
+        bounds = np.linspace(0, n, _threads(n) + 1).astype(int)
+        if len(bounds) == 2:
+            run(0, n)
+        else:
+            list(_pool().map(run, bounds[:-1], bounds[1:]))
+        return hess
+
 
 MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
 
@@ -664,6 +706,34 @@ def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
     return math.log(v) if v > 1e-300 else -690.8  # log(1e-300): an impossible event, finite
 
 
+@njit(cache=True)
+def _clock_derivative(
+    ev: int,
+    lm: float,
+    lr: float,
+    la: float,
+    a: float,
+    buf: np.ndarray,
+    dbuf: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    wts: np.ndarray,
+    h: float,
+    buf1: np.ndarray,
+    rows1: np.ndarray,
+    drows1: np.ndarray,
+) -> float:
+    # derivative of one patient's log term in log a: central differences of the column moved
+    # to first order (buf +- h dbuf, _shifted); outside the clamp on log a nothing moves
+    acc = 0.0
+    for sgn in (1.0, -1.0):
+        _shifted(buf, dbuf, sgn * h, int(geom[4]), buf1)
+        a1 = a if abs(la) > LOG_A_MAX else a * math.exp(sgn * h)
+        _row_sums(lm, lr, a1, buf1, w, geom[3], rows1, drows1)
+        acc += sgn * _log_of(ev, _mix(rows1, wts)) / (2.0 * h)
+    return acc
+
+
 @njit(cache=True, nogil=True)
 def _log_terms(
     t: np.ndarray,
@@ -688,7 +758,6 @@ def _log_terms(
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
-    sub = int(geom[4])
     rows0 = np.empty((n_pts, 3))
     rows1 = np.empty((n_pts, 3))
     drows = np.empty((n_pts, 3))
@@ -718,16 +787,15 @@ def _log_terms(
             if active[0]:
                 v = _value_of(ev[i], sff)
                 grad[i, 0] = _value_of(ev[i], _mix(drows, wts0)) / v if v > 1e-300 else 0.0
-            for p in (1, 2, 3, 4):
+            if active[3]:
+                grad[i, 3] = _clock_derivative(
+                    ev[i], x[0], x[1], x[3], a, buf, dbuf, w, geom, wts0, h, buf1, rows1, drows
+                )
+            for p in (1, 2, 4):
                 if not active[p]:
                     continue
                 for sgn in (1.0, -1.0):
-                    if p == 3:
-                        _shifted(buf, dbuf, sgn * h, sub, buf1)
-                        a1 = a if abs(x[3]) > LOG_A_MAX else a * math.exp(sgn * h)
-                        _row_sums(x[0], x[1], a1, buf1, w, geom[3], rows1, drows)
-                        v = _log_of(ev[i], _mix(rows1, wts0))
-                    elif p == 1:
+                    if p == 1:
                         _row_sums(x[0], x[1] + sgn * h, a, buf, w, geom[3], rows1, drows)
                         v = _log_of(ev[i], _mix(rows1, wts0))
                     else:
@@ -751,6 +819,142 @@ def _log_terms(
             lp = _log_term(t[i], ev[i], xp, gi[i], spread, tab, tabt, w, geom)
             lq = _log_term(t[i], ev[i], xm, gi[i], spread, tab, tabt, w, geom)
             grad[i, p] = (lp - lq) / (2.0 * h)
+
+
+@njit(cache=True, inline="always")
+def _pick(ev: int, rows: np.ndarray, drows: np.ndarray, wts: np.ndarray) -> tuple[float, float]:
+    # log of one patient's likelihood and its derivative in log mu, from the rows and weights
+    sff = _mix(rows, wts)
+    v = _value_of(ev, sff)
+    if v <= 1e-300:
+        return -690.8, 0.0
+    return math.log(v), _value_of(ev, _mix(drows, wts)) / v
+
+
+@njit(cache=True, nogil=True)
+def _log_term_hessians(
+    t: np.ndarray,
+    ev: np.ndarray,
+    eta: np.ndarray,
+    sigma: float,
+    gi: np.ndarray,
+    tab: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    h: float,
+    inner: float,
+    active: np.ndarray,
+    hess: np.ndarray,
+) -> None:
+    # each patient's 5 x 5 Hessian of its log term in (log mu, log res, log I0, log a,
+    # log sigma), spread path. The rows depend on (log mu, log res, log a) and the weights on
+    # (log I0, log sigma), so a few row sums serve every second difference: rows at
+    # configurations 0 centre, 1/2 log res +-h, 3/4 log a +-h, 5-8 both, 9/10 log mu +-h;
+    # weights at 0 centre, 1/2 log I0 +-h, 3/4 log sigma +-h. log mu's derivative is in
+    # closed form (_row_sums); log a moves the gathered column, gathered again at log a +- h
+    # (the table is cubic in time, so this is exact, not the first order of _shifted). The
+    # kernels are C1 in time, so the second derivative in log a jumps at the table's columns
+    # and its estimate depends on how it is differenced: it is the central difference of the
+    # gradient's own derivative in log a (_log_terms, step ``inner``), as for the other
+    # Hessians, so that Newton steps and the gradient agree.
+    n_pts = _n_points(tab.shape[1], geom)
+    buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
+    buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    rows1 = np.empty((n_pts, 3))
+    drows1 = np.empty((n_pts, 3))
+    g_a = np.zeros(2)
+    rows = np.empty((11, n_pts, 3))
+    drows = np.empty((11, n_pts, 3))
+    wts = np.empty((5, n_pts))
+    wcross = np.empty(n_pts)
+    d_r = (0.0, h, -h, 0.0, 0.0, h, h, -h, -h, 0.0, 0.0)
+    d_a = (0.0, 0.0, 0.0, h, -h, h, -h, h, -h, 0.0, 0.0)
+    d_m = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, h, -h)
+    have = np.zeros(11, dtype=np.bool_)
+    have[0] = True
+    have[1] = have[2] = active[1]
+    have[3] = have[4] = active[3]
+    have[5] = have[6] = have[7] = have[8] = active[1] and active[3]
+    have[9] = have[10] = active[0]
+    f = np.zeros((11, 5))
+    g = np.zeros((11, 5))
+    h2 = h * h
+    for i in range(t.shape[0]):
+        lm, lr, li, la = eta[0, i], eta[1, i], eta[2, i], eta[3, i]
+        _row_weights(li, sigma, geom, wts[0])
+        _row_weights(li + h, sigma, geom, wts[1])
+        _row_weights(li - h, sigma, geom, wts[2])
+        _row_weights(li, sigma * math.exp(h), geom, wts[3])
+        _row_weights(li, sigma * math.exp(-h), geom, wts[4])
+        gathered = 1e300
+        for c in range(11):
+            if not have[c]:
+                continue
+            if d_a[c] != gathered:
+                k, fu, a = _time_cell(t[i], la + d_a[c], geom[2], tab.shape[4])
+                held = fu >= 1.0 or abs(la + d_a[c]) > LOG_A_MAX
+                _gather(tabt, gi[i], k, fu, buf, 0.0 if held else t[i] * a / geom[2], dbuf)
+                gathered = d_a[c]
+            _row_sums(lm + d_m[c], lr + d_r[c], a, buf, w, geom[3], rows[c], drows[c])
+            if c in (3, 4):
+                # the gradient's derivative in log a at log a +- h (as in _log_terms)
+                g_a[c - 3] = _clock_derivative(
+                    ev[i],
+                    lm,
+                    lr,
+                    la + d_a[c],
+                    a,
+                    buf,
+                    dbuf,
+                    w,
+                    geom,
+                    wts[0],
+                    inner,
+                    buf1,
+                    rows1,
+                    drows1,
+                )
+            for q in range(5):
+                f[c, q], g[c, q] = _pick(ev[i], rows[c], drows[c], wts[q])
+        for p in range(5):
+            for q in range(5):
+                hess[i, p, q] = 0.0
+        f0 = f[0, 0]
+        # (index, + configuration, - configuration) of the row and of the weight predictors
+        rowpair = ((1, 1, 2), (3, 3, 4))
+        wpair = ((2, 1, 2), (4, 3, 4))
+        if active[0]:
+            hess[i, 0, 0] = (g[9, 0] - g[10, 0]) / (2.0 * h)
+            for idx, cp, cm in rowpair:
+                if active[idx]:
+                    hess[i, 0, idx] = hess[i, idx, 0] = (g[cp, 0] - g[cm, 0]) / (2.0 * h)
+            for idx, qp, qm in wpair:
+                if active[idx]:
+                    hess[i, 0, idx] = hess[i, idx, 0] = (g[0, qp] - g[0, qm]) / (2.0 * h)
+        for idx, cp, cm in rowpair:
+            if active[idx]:
+                hess[i, idx, idx] = (f[cp, 0] - 2.0 * f0 + f[cm, 0]) / h2
+            if idx == 3 and active[3]:
+                hess[i, 3, 3] = (g_a[0] - g_a[1]) / (2.0 * h)
+            for widx, qp, qm in wpair:
+                if active[idx] and active[widx]:
+                    v = (f[cp, qp] - f[cp, qm] - f[cm, qp] + f[cm, qm]) / (4.0 * h2)
+                    hess[i, idx, widx] = hess[i, widx, idx] = v
+        for idx, qp, qm in wpair:
+            if active[idx]:
+                hess[i, idx, idx] = (f[0, qp] - 2.0 * f0 + f[0, qm]) / h2
+        if active[1] and active[3]:
+            v = (f[5, 0] - f[6, 0] - f[7, 0] + f[8, 0]) / (4.0 * h2)
+            hess[i, 1, 3] = hess[i, 3, 1] = v
+        if active[2] and active[4]:
+            acc = 0.0
+            for si in (1.0, -1.0):
+                for ss in (1.0, -1.0):
+                    _row_weights(li + si * h, sigma * math.exp(ss * h), geom, wcross)
+                    acc += si * ss * _pick(ev[i], rows[0], drows[0], wcross)[0]
+            hess[i, 2, 4] = hess[i, 4, 2] = acc / (4.0 * h2)
 
 
 @njit(cache=True)
