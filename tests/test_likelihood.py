@@ -37,7 +37,7 @@ from remnant.likelihood.birthdeath import (
     log_tail_kendall,
     log_tail_probability,
 )
-from remnant.likelihood.kernels import local_detection
+from remnant.likelihood.kernels import local_detection, local_detection_terms
 from remnant.likelihood.schedules import LapseUniforms, lapse_schedules
 from remnant.model.mechanisms import derive, extinction_probability, geometric_parameter
 from remnant.model.units import DAYS_PER_YEAR
@@ -140,6 +140,29 @@ def test_margin_clone_probability_is_skellam() -> None:
                 - local_detection(mu, lam * math.exp(-h))[0]
             ) / (2 * h)
             assert dp == pytest.approx(fd, abs=1e-7)
+
+
+def test_margin_clone_terms_give_the_derivatives() -> None:
+    # the fit's closed-form derivatives (fit/tables.py _row_sums) in mu and lam of both values
+    # of local_detection, against central differences; mu = 0 and the small-lam branch
+    # included
+    for mu in (0.0, 0.005, 1.2, 115.0, 900.0):
+        for lam in (1e-20, 1e-3, 0.5, mu + 0.3, 2 * mu + 5, 1e9):
+            p, dens, at_k, below = local_detection_terms(mu, lam)
+            assert (p, lam * dens) == local_detection(mu, lam)
+            h = 1e-6 * max(mu, 1.0)
+            lo = max(mu - h, 0.0)
+            up, down = local_detection(mu + h, lam), local_detection(lo, lam)
+            d_mu = [(u - d) / (mu + h - lo) for u, d in zip(up, down, strict=True)]
+            assert at_k == pytest.approx(d_mu[0], abs=1e-6), (mu, lam)
+            assert lam * (at_k - dens) == pytest.approx(d_mu[1], abs=1e-6), (mu, lam)
+            if lam < 1e-10 or lam > 1e8:
+                continue
+            g = 1e-6 * lam
+            up, down = local_detection(mu, lam + g), local_detection(mu, lam - g)
+            d_lam = [(u - d) / (2 * g) for u, d in zip(up, down, strict=True)]
+            assert -dens == pytest.approx(d_lam[0], abs=1e-6), (mu, lam)
+            assert dens + lam * (below - dens) == pytest.approx(d_lam[1], abs=1e-6), (mu, lam)
 
 
 def test_death_survival_matches_engine_draws() -> None:

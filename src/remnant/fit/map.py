@@ -119,7 +119,7 @@ class Objective:
         # the range wall's curvature on log I0
         d = self.design
         h_i = self.table.log_term_hessians(
-            self.time, self.event, eta, sigma, d.grade_index, d.active, step, FD_STEP
+            self.time, self.event, eta, sigma, d.grade_index, d.active, step
         )
         lo = float(self.table.log2_i0[0]) * LN2
         hi = float(self.table.log2_i0[-1]) * LN2
@@ -227,37 +227,6 @@ def _polish(
     return theta, value, grad, hess, newton
 
 
-def _descend(
-    objective: Objective, theta: np.ndarray, max_steps: int = 2 * NEWTON_STEPS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Newton steps from a start that may not be near a mode: the Hessian's eigenvalues are
-    taken by their size (so a direction of negative curvature is descended, not climbed;
-    Dauphin et al. 2014, NeurIPS) and each step is halved until the objective falls. Stops
-    when the plain Newton step is below STEP_TOL standard errors. Returns theta and the
-    Hessian there."""
-    value, grad = objective.value_and_grad(theta)
-    hess = objective.hessian(theta)
-    for _ in range(max_steps):
-        w, v = np.linalg.eigh(hess)
-        if w[0] > 0:
-            step = v @ ((v.T @ grad) / w)
-            if (np.abs(step) * np.sqrt(1.0 / (v * v / w).sum(axis=1))).max() < STEP_TOL:
-                break
-        size = np.maximum(np.abs(w), 1e-6 * float(np.abs(w).max()))
-        step = v @ ((v.T @ grad) / size)
-        for _halving in range(6):
-            trial = np.clip(theta - step, -BOUND, BOUND)
-            v_new, g_new = objective.value_and_grad(trial)
-            if v_new < value:
-                break
-            step = 0.5 * step
-        else:
-            break
-        theta, value, grad = trial, v_new, g_new
-        hess = objective.hessian(theta)
-    return theta, hess
-
-
 def fit_map(
     objective: Objective,
     theta0: np.ndarray | None = None,
@@ -288,7 +257,7 @@ def fit_map(
     start = _time.perf_counter()
     x0 = objective.prior_mean.copy() if theta0 is None else np.asarray(theta0, dtype=float)
     names = objective.design.names
-    polished = _polish(objective, _descend(objective, x0)[0]) if newton_start else None
+    polished = _polish(objective, x0) if newton_start else None
     if polished is not None and polished[4].max() < STEP_TOL:
         theta, value, grad, hess, newton = polished
         nit, nfev, message = 0, 0, "Newton steps from the start"
@@ -386,26 +355,19 @@ def near_mode(
     objective: Objective,
     theta0: np.ndarray | None = None,
     callback: Callable[[int, float], None] | None = None,
-    *,
-    newton: bool = False,
 ) -> NearMode:
     """L-BFGS to a loose tolerance (:data:`NEAR_GRAD_TOL`: within a tenth of a standard
     error of the mode on the bundled cohorts), then the exact gradient and Hessian there:
     what the evidence of other priors is expanded from (:mod:`remnant.fit.evidence`). When
     the posterior's Hessian there is not positive definite, the mode itself is found
-    (:func:`fit_map`) and used instead. With ``newton``, ``theta0`` is near the mode
-    already (e.g. a nested model's mode): Newton steps from it instead of L-BFGS.
+    (:func:`fit_map`) and used instead.
     """
     start = _time.perf_counter()
     x0 = objective.prior_mean.copy() if theta0 is None else np.asarray(theta0, dtype=float)
-    if newton:
-        theta, hess = _descend(objective, x0)
-        nit = nfev = 0
-    else:
-        res = _lbfgs(objective, x0, NEAR_GRAD_TOL, callback)
-        theta = np.asarray(res.x, dtype=float)
-        nit, nfev = int(res.nit), int(res.nfev)
-        hess = objective.hessian(theta)
+    res = _lbfgs(objective, x0, NEAR_GRAD_TOL, callback)
+    theta = np.asarray(res.x, dtype=float)
+    nit, nfev = int(res.nit), int(res.nfev)
+    hess = objective.hessian(theta)
     try:
         np.linalg.cholesky(hess)
     except np.linalg.LinAlgError:

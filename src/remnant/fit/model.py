@@ -432,8 +432,8 @@ def _choose_by_evidence(
     Each candidate structure (one clock per cohort; with ``choose_clock`` and stage columns,
     also a clock per patient) is located at the default width and its log-likelihood
     expanded there (:mod:`remnant.fit.evidence`); the width of each then costs a linear
-    solve. The clock per patient starts from the other's mode with its ``@clock``
-    coefficients at 0, by Newton steps. Returns the chosen links (at their best width), the
+    solve. The clock per patient (the larger model) is located first, from the prior mean;
+    one clock per cohort then starts from its mode less the ``@clock`` coefficients. Returns the chosen links (at their best width), the
     mode they predict, each candidate's best width and log evidence, and the optimisers'
     iterations, evaluations and seconds.
     """
@@ -447,7 +447,10 @@ def _choose_by_evidence(
     previous: tuple[tuple[str, ...], np.ndarray] | None = None
     for per_patient in structures:
         cand = dataclasses.replace(
-            lk, clock_links=per_patient, means=dict(lk.means), scales=dict(lk.scales)
+            lk,
+            clock_links=per_patient,
+            means=dict(lk.means),
+            scales=dict(lk.scales),
         )
         names = cand.names()
         mean, sd = cand.priors()

@@ -206,12 +206,10 @@ class KernelTable:
         grade_index: np.ndarray,
         active: np.ndarray,
         step: float,
-        inner: float,
     ) -> np.ndarray:
         """Each patient's Hessian of its log term in ``log mu, log res, log I0, log a,
         log sigma`` (shape (n, 5, 5); second differences with ``step``, 0 where not
-        ``active``; ``inner``: the step of the gradient's derivative in ``log a``), for a
-        spread of ``log I0`` between patients."""
+        ``active``), for a spread of ``log I0`` between patients."""
         n = time.shape[0]
         hess = np.zeros((n, 5, 5))
 
@@ -227,7 +225,6 @@ class KernelTable:
                 self.weights,
                 self.geometry,
                 step,
-                inner,
                 active,
                 hess[lo:hi],
             )
@@ -276,9 +273,8 @@ def build_table(
         mech.lapse_rate_per_year, mech.lapse_days, float(times[-1]), lapse_uniforms(n_draws, seed)
     )
     n_s = len(sch.weights)
-    per_grade = []
-    n_i0 = 0
-    for grade in grades:
+
+    def grade_rows(grade: int) -> list[np.ndarray]:
         rows = []
         x = LOG2_I0_MIN
         while x <= LOG2_I0_MAX + 1e-9:
@@ -294,8 +290,11 @@ def build_table(
             if ck.kc[:, -1].max() <= 0.0 and not ck.monotone:
                 break
             x += LOG2_I0_STEP
-        per_grade.append(rows)
-        n_i0 = max(n_i0, len(rows))
+        return rows
+
+    # grades are independent (the compiled schedules release the GIL): one thread each
+    per_grade = list(_pool().map(grade_rows, grades))
+    n_i0 = max(len(rows) for rows in per_grade)
     values = np.empty((len(grades), n_i0, n_s, N_TAB, times.shape[0]))
     for g, rows in enumerate(per_grade):
         for j in range(n_i0):
@@ -467,14 +466,23 @@ def _row_sums(
     m_loc: float,
     out: np.ndarray,
     dout: np.ndarray,
+    dbuf: np.ndarray,
+    res_slope: bool,
+    clock_slope: bool,
+    a_moves: bool,
 ) -> None:
     # per (half) row: (S_rec, local density, distant density) summed over the schedules, for
-    # seeds e^lm and residual cells e^lr, in out; their derivatives in lm in dout (closed
-    # form: mu enters only through exp(-mu kc) and the distant density's factor mu). buf
+    # seeds e^lm and residual cells e^lr, in out; their derivatives in closed form in dout
+    # (n, 9): columns 0-2 in lm (mu enters through exp(-mu kc) and the distant density's
+    # factor mu), with res_slope 3-5 in lr (the margin clone's detection in its mean number
+    # of lineages, kn.local_detection_terms), with clock_slope 6-8 in log a (the rows move
+    # along the column's derivative dbuf, and with a_moves the densities' factor a). buf
     # holds the rows' quantities at the patient's time.
     capped = lm > 30.0
     mu = math.exp(min(lm, 30.0))
     res = math.exp(min(lr, 12.0))
+    res_moves = res_slope and lr < 12.0
+    da = 1.0 if a_moves else 0.0
     for r in range(buf.shape[0]):
         s_tot = 0.0
         f_loc = 0.0
@@ -482,23 +490,63 @@ def _row_sums(
         ds = 0.0
         dl = 0.0
         dd = 0.0
+        rs = 0.0
+        rl = 0.0
+        rd = 0.0
+        cs = 0.0
+        cl = 0.0
+        cd = 0.0
         for s in range(buf.shape[1]):
-            mk = mu * max(buf[r, s, T_KC], 0.0)
+            kc = buf[r, s, T_KC]
+            mk = mu * max(kc, 0.0)
             e = w[s] * math.exp(-mk)
+            kct = mu * max(buf[r, s, T_KCT], 0.0) * a
+            de = 0.0
+            dkct = 0.0
+            if clock_slope:
+                de = -mu * e * dbuf[r, s, T_KC] if kc > 0.0 else 0.0
+                dkct = kct * da
+                if buf[r, s, T_KCT] > 0.0:
+                    dkct += mu * dbuf[r, s, T_KCT] * a
+            dpl_a = 0.0
             if res > 0.0:
-                q0 = min(max(buf[r, s, T_Q0], 0.0), 1.0)
-                pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-buf[r, s, T_RHO]))
-                fl = e * plr * max(buf[r, s, T_DRHO], 0.0) * a
+                q0 = buf[r, s, T_Q0]
+                q0c = min(max(q0, 0.0), 1.0)
+                m = res * q0c
+                erho = m_loc * math.exp(-buf[r, s, T_RHO])
+                lam = erho * q0c
+                pl, dens, at_k, below = kn.local_detection_terms(m, lam)
+                plr = lam * dens
+                drho = max(buf[r, s, T_DRHO], 0.0) * a
+                fl = e * plr * drho
                 f_loc += fl
                 dl -= mk * fl
+                if res_moves:
+                    # d/dlr = m d/dm
+                    rs -= e * m * at_k
+                    rl += e * m * lam * (at_k - dens) * drho
+                    rd -= e * kct * m * at_k
+                if clock_slope:
+                    dq = dbuf[r, s, T_Q0] if 0.0 < q0 < 1.0 else 0.0
+                    dm = res * dq
+                    dlam = erho * (dq - q0c * dbuf[r, s, T_RHO])
+                    dpl_a = at_k * dm - dens * dlam
+                    dplr_a = lam * (at_k - dens) * dm + (dens + lam * (below - dens)) * dlam
+                    ddrho = drho * da
+                    if buf[r, s, T_DRHO] > 0.0:
+                        ddrho += dbuf[r, s, T_DRHO] * a
+                    cl += de * plr * drho + e * dplr_a * drho + e * plr * ddrho
             else:
                 pl = 0.0
             sv = e * (1.0 - pl)
-            fd = e * mu * max(buf[r, s, T_KCT], 0.0) * a * (1.0 - pl)
+            fd = e * kct * (1.0 - pl)
             s_tot += sv
             f_dis += fd
             ds -= mk * sv
             dd += (1.0 - mk) * fd
+            if clock_slope:
+                cs += de * (1.0 - pl) - e * dpl_a
+                cd += (de * kct + e * dkct) * (1.0 - pl) - e * kct * dpl_a
         out[r, 0] = s_tot
         out[r, 1] = f_loc
         out[r, 2] = f_dis
@@ -506,6 +554,12 @@ def _row_sums(
         dout[r, 0] = 0.0 if capped else ds
         dout[r, 1] = 0.0 if capped else dl
         dout[r, 2] = 0.0 if capped else dd
+        dout[r, 3] = rs
+        dout[r, 4] = rl
+        dout[r, 5] = rd
+        dout[r, 6] = cs
+        dout[r, 7] = cl
+        dout[r, 8] = cd
 
 
 @njit(cache=True)
@@ -563,9 +617,9 @@ def _one_spread(
 ) -> tuple[float, float, float]:
     # as _one, with log I0 spread N(li, sigma^2) between patients (_row_weights)
     rows = np.empty((buf.shape[0], 3))
-    drows = np.empty((buf.shape[0], 3))
+    drows = np.empty((buf.shape[0], 9))
     wts = np.empty(buf.shape[0])
-    _row_sums(lm, lr, a, buf, w, geom[3], rows, drows)
+    _row_sums(lm, lr, a, buf, w, geom[3], rows, drows, buf, False, False, False)
     _row_weights(li, sigma, geom, wts)
     return _mix(rows, wts)
 
@@ -707,31 +761,25 @@ def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
 
 
 @njit(cache=True)
-def _clock_derivative(
-    ev: int,
-    lm: float,
-    lr: float,
-    la: float,
-    a: float,
-    buf: np.ndarray,
-    dbuf: np.ndarray,
-    w: np.ndarray,
-    geom: np.ndarray,
-    wts: np.ndarray,
-    h: float,
-    buf1: np.ndarray,
-    rows1: np.ndarray,
-    drows1: np.ndarray,
-) -> float:
-    # derivative of one patient's log term in log a: central differences of the column moved
-    # to first order (buf +- h dbuf, _shifted); outside the clamp on log a nothing moves
-    acc = 0.0
-    for sgn in (1.0, -1.0):
-        _shifted(buf, dbuf, sgn * h, int(geom[4]), buf1)
-        a1 = a if abs(la) > LOG_A_MAX else a * math.exp(sgn * h)
-        _row_sums(lm, lr, a1, buf1, w, geom[3], rows1, drows1)
-        acc += sgn * _log_of(ev, _mix(rows1, wts)) / (2.0 * h)
-    return acc
+def _slope_column(
+    tabt: np.ndarray, g: int, k: int, fu: float, slope: float, buf: np.ndarray, dbuf: np.ndarray
+) -> None:
+    # the column (buf) and its derivative in log a (dbuf) on the rows; on half rows the
+    # midpoints' derivative by central differences of the limited cubic (_shifted)
+    _gather(tabt, g, k, fu, buf, slope, dbuf)
+    top = tabt.shape[2] - 1
+    if top == 0 or buf.shape[0] - 1 == top:
+        return
+    sub = (buf.shape[0] - 1) // top
+    h = 1e-4
+    up = np.empty_like(buf)
+    down = np.empty_like(buf)
+    _shifted(buf, dbuf, h, sub, up)
+    _shifted(buf, dbuf, -h, sub, down)
+    for r in range(top):
+        for s in range(buf.shape[1]):
+            for v in range(buf.shape[2]):
+                dbuf[2 * r + 1, s, v] = (up[2 * r + 1, s, v] - down[2 * r + 1, s, v]) / (2.0 * h)
 
 
 @njit(cache=True, nogil=True)
@@ -756,11 +804,9 @@ def _log_terms(
     # central differences from it (a moved clock from the column's derivative in log a)
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
-    buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
     rows0 = np.empty((n_pts, 3))
-    rows1 = np.empty((n_pts, 3))
-    drows = np.empty((n_pts, 3))
+    drows = np.empty((n_pts, 9))  # the rows' derivatives in log mu, log res and log a
     wts0 = np.empty(n_pts)
     wts1 = np.empty(n_pts)
     for i in range(t.shape[0]):
@@ -771,12 +817,25 @@ def _log_terms(
             if clock:
                 # held beyond the table and outside the clamp on log a: no slope there
                 held = fu >= 1.0 or abs(x[3]) > LOG_A_MAX
-                _gather(tabt, gi[i], k, fu, buf, 0.0 if held else t[i] * a / geom[2], dbuf)
+                _slope_column(tabt, gi[i], k, fu, 0.0 if held else t[i] * a / geom[2], buf, dbuf)
             else:
                 _gather(tabt, gi[i], k, fu, buf)
-            # rows depend on (log mu, log res), weights on (log I0, sigma): each central
-            # difference changes one of the two; log mu in closed form
-            _row_sums(x[0], x[1], a, buf, w, geom[3], rows0, drows)
+            # rows depend on (log mu, log res, log a), in closed form (log a through the
+            # column's derivative); weights on (log I0, sigma), by central differences
+            _row_sums(
+                x[0],
+                x[1],
+                a,
+                buf,
+                w,
+                geom[3],
+                rows0,
+                drows,
+                dbuf,
+                with_grad and active[1],
+                clock,
+                abs(x[3]) <= LOG_A_MAX,
+            )
             _row_weights(x[2], x[4], geom, wts0)
             sff = _mix(rows0, wts0)
             out[i] = _log_of(ev[i], sff)
@@ -784,26 +843,19 @@ def _log_terms(
                 continue
             for p in range(5):
                 grad[i, p] = 0.0
-            if active[0]:
-                v = _value_of(ev[i], sff)
-                grad[i, 0] = _value_of(ev[i], _mix(drows, wts0)) / v if v > 1e-300 else 0.0
-            if active[3]:
-                grad[i, 3] = _clock_derivative(
-                    ev[i], x[0], x[1], x[3], a, buf, dbuf, w, geom, wts0, h, buf1, rows1, drows
-                )
-            for p in (1, 2, 4):
+            v = _value_of(ev[i], sff)
+            if v > 1e-300:
+                for p, col in ((0, 0), (1, 3), (3, 6)):
+                    if active[p]:
+                        grad[i, p] = _value_of(ev[i], _mix(drows[:, col : col + 3], wts0)) / v
+            for p in (2, 4):
                 if not active[p]:
                     continue
                 for sgn in (1.0, -1.0):
-                    if p == 1:
-                        _row_sums(x[0], x[1] + sgn * h, a, buf, w, geom[3], rows1, drows)
-                        v = _log_of(ev[i], _mix(rows1, wts0))
-                    else:
-                        liv = x[2] + sgn * h if p == 2 else x[2]
-                        sgv = x[4] + sgn * h if p == 4 else x[4]
-                        _row_weights(liv, sgv, geom, wts1)
-                        v = _log_of(ev[i], _mix(rows0, wts1))
-                    grad[i, p] += sgn * v / (2.0 * h)
+                    liv = x[2] + sgn * h if p == 2 else x[2]
+                    sgv = x[4] + sgn * h if p == 4 else x[4]
+                    _row_weights(liv, sgv, geom, wts1)
+                    grad[i, p] += sgn * _log_of(ev[i], _mix(rows0, wts1)) / (2.0 * h)
             continue
         out[i] = _log_term(t[i], ev[i], x, gi[i], spread, tab, tabt, w, geom)
         if not with_grad:
@@ -843,7 +895,6 @@ def _log_term_hessians(
     w: np.ndarray,
     geom: np.ndarray,
     h: float,
-    inner: float,
     active: np.ndarray,
     hess: np.ndarray,
 ) -> None:
@@ -853,20 +904,16 @@ def _log_term_hessians(
     # configurations 0 centre, 1/2 log res +-h, 3/4 log a +-h, 5-8 both, 9/10 log mu +-h;
     # weights at 0 centre, 1/2 log I0 +-h, 3/4 log sigma +-h. log mu's derivative is in
     # closed form (_row_sums); log a moves the gathered column, gathered again at log a +- h
-    # (the table is cubic in time, so this is exact, not the first order of _shifted). The
-    # kernels are C1 in time, so the second derivative in log a jumps at the table's columns
-    # and its estimate depends on how it is differenced: it is the central difference of the
-    # gradient's own derivative in log a (_log_terms, step ``inner``), as for the other
-    # Hessians, so that Newton steps and the gradient agree.
+    # (the table is cubic in time, so this is exact). The kernels are C1 in time, so the
+    # second derivative in log a jumps at the table's columns and its estimate depends on how
+    # it is differenced: it is the central difference of the gradient's closed-form
+    # derivative in log a (_log_terms), so that Newton steps and the gradient agree.
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
-    buf1 = np.empty((n_pts, tab.shape[2], tab.shape[3]))
-    rows1 = np.empty((n_pts, 3))
-    drows1 = np.empty((n_pts, 3))
     g_a = np.zeros(2)
     rows = np.empty((11, n_pts, 3))
-    drows = np.empty((11, n_pts, 3))
+    drows = np.empty((11, n_pts, 9))
     wts = np.empty((5, n_pts))
     wcross = np.empty(n_pts)
     d_r = (0.0, h, -h, 0.0, 0.0, h, h, -h, -h, 0.0, 0.0)
@@ -895,27 +942,26 @@ def _log_term_hessians(
             if d_a[c] != gathered:
                 k, fu, a = _time_cell(t[i], la + d_a[c], geom[2], tab.shape[4])
                 held = fu >= 1.0 or abs(la + d_a[c]) > LOG_A_MAX
-                _gather(tabt, gi[i], k, fu, buf, 0.0 if held else t[i] * a / geom[2], dbuf)
+                _slope_column(tabt, gi[i], k, fu, 0.0 if held else t[i] * a / geom[2], buf, dbuf)
                 gathered = d_a[c]
-            _row_sums(lm + d_m[c], lr + d_r[c], a, buf, w, geom[3], rows[c], drows[c])
-            if c in (3, 4):
+            slope = c in (3, 4)
+            _row_sums(
+                lm + d_m[c],
+                lr + d_r[c],
+                a,
+                buf,
+                w,
+                geom[3],
+                rows[c],
+                drows[c],
+                dbuf,
+                False,
+                slope,
+                abs(la + d_a[c]) <= LOG_A_MAX,
+            )
+            if slope:
                 # the gradient's derivative in log a at log a +- h (as in _log_terms)
-                g_a[c - 3] = _clock_derivative(
-                    ev[i],
-                    lm,
-                    lr,
-                    la + d_a[c],
-                    a,
-                    buf,
-                    dbuf,
-                    w,
-                    geom,
-                    wts[0],
-                    inner,
-                    buf1,
-                    rows1,
-                    drows1,
-                )
+                g_a[c - 3] = _pick(ev[i], rows[c], drows[c][:, 6:], wts[0])[1]
             for q in range(5):
                 f[c, q], g[c, q] = _pick(ev[i], rows[c], drows[c], wts[q])
         for p in range(5):

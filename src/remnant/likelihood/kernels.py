@@ -495,54 +495,81 @@ def _log_pois(k: int, log_m: float, m: float) -> float:
 
 
 @njit(cache=True)
-def local_detection(mu: float, lam: float) -> tuple[float, float]:
-    """``P(J < K)`` and ``lam P(J = K - 1)``, ``K ~ Poisson(mu)``, ``J ~ Poisson(lam)`` independent.
+def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, float]:
+    """``P(J < K)``, ``E P(J = K - 1)``, ``E P(J = K)`` and ``E P(J = K - 2)`` (expectations
+    over ``K``), ``K ~ Poisson(mu)``, ``J ~ Poisson(lam)`` independent.
 
     With ``K`` the margin cells' lineages alive at the end of the grid and ``lam = M q0 e^-rho``,
-    this is the probability that the margin clone (a sum of ``K`` exponential lineage sizes,
-    i.e. ``Gamma(K)``) has reached ``M`` cells: ``P(Gamma(K) >= lam) = P(J <= K - 1)``.
-    The second value is its derivative with respect to ``rho`` (``d lam / d rho = -lam``).
-    Terms are summed by recursion over ``k`` within ``mu +- 12 sqrt(mu) + 30``; both
-    probabilities are accurate to about 1e-15 absolute.
+    the first is the probability that the margin clone (a sum of ``K`` exponential lineage
+    sizes, i.e. ``Gamma(K)``) has reached ``M`` cells: ``P(Gamma(K) >= lam) = P(J <= K - 1)``.
+    The others give its derivatives: ``d/dlam P(J <= K - 1) = -E P(J = K - 1)`` (so the
+    derivative in ``rho`` is ``lam E P(J = K - 1)``), ``d/dmu = E P(J = K)`` (for Poisson
+    ``K``, ``d/dmu E g(K) = E[g(K + 1) - g(K)]``), and ``d/dlam P(J = j) = P(J = j - 1) -
+    P(J = j)``. Terms are summed by recursion over ``k`` within ``mu +- 12 sqrt(mu) + 30``;
+    the probabilities are accurate to about 1e-15 absolute.
     """
     if mu <= 0.0:
-        return 0.0, 0.0
+        return 0.0, 0.0, math.exp(-lam), 0.0
     sk = math.sqrt(mu)
     kmax = int(math.ceil(mu + 12.0 * sk + 30.0))
     if lam > kmax and lam - 12.0 * math.sqrt(lam) > kmax:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0
     if lam < 1e-17:
-        # J = 0 up to 1e-17: P(K >= 1), and d/drho = lam P(J = 0) P(K = 1)
-        return -math.expm1(-mu), lam * math.exp(-lam) * mu * math.exp(-mu)
+        # J = 0 up to 1e-17: P(K >= 1), and the terms of K = 1, 0 and 2
+        e = math.exp(-mu - lam)
+        return -math.expm1(-mu), mu * e, e, 0.5 * mu * mu * e
     kmin = max(1, int(mu - 12.0 * sk - 30.0))
     log_mu = math.log(mu)
-    # F = P(J <= kmin - 1) and pj = P(J = kmin - 1)
+    # F = P(J <= kmin - 1), pj = P(J = kmin - 1) and pj2 = P(J = kmin - 2)
     log_lam = math.log(lam)
+    pj2 = 0.0
     if lam < 600.0:
         pj = math.exp(-lam)
         f = pj
         for j in range(1, kmin):
+            pj2 = pj
             pj *= lam / j
             f += pj
     else:
         f = 0.0
         pj = 0.0
         for j in range(kmin):
+            pj2 = pj
             pj = math.exp(_log_pois(j, log_lam, lam))
             f += pj
     pk = math.exp(_log_pois(kmin, log_mu, mu))
     prob = 0.0
     dens = 0.0
+    below = 0.0
+    # E P(J = K): the k = 0 term when the sum starts at 1 (P(K = 0) P(J = 0))
+    at_k = math.exp(-mu - lam) if kmin == 1 else 0.0
     for k in range(kmin, kmax + 1):
         prob += pk * f
         dens += pk * pj
+        below += pk * pj2
         if k > mu and pk < 1e-17:
             break
         # advance k -> k + 1: P(J = k) joins F
+        pj2 = pj
         if pj > 0.0 or k > lam:
             pj = pj * lam / k  # once it underflows past the mode it stays below 1e-308
         else:
             pj = math.exp(_log_pois(k, log_lam, lam))
+        at_k += pk * pj
         f += pj
         pk *= mu / (k + 1.0)
-    return min(prob, 1.0), lam * dens
+    return min(prob, 1.0), dens, at_k, below
+
+
+@njit(cache=True)
+def local_detection(mu: float, lam: float) -> tuple[float, float]:
+    """``P(J < K)`` and ``lam P(J = K - 1)``, ``K ~ Poisson(mu)``, ``J ~ Poisson(lam)`` independent
+    (:func:`local_detection_terms`).
+
+    With ``K`` the margin cells' lineages alive at the end of the grid and ``lam = M q0 e^-rho``,
+    this is the probability that the margin clone (a sum of ``K`` exponential lineage sizes,
+    i.e. ``Gamma(K)``) has reached ``M`` cells: ``P(Gamma(K) >= lam) = P(J <= K - 1)``.
+    The second value is its derivative with respect to ``rho`` (``d lam / d rho = -lam``).
+    """
+    prob, dens, _, _ = local_detection_terms(mu, lam)
+    return prob, lam * dens

@@ -140,7 +140,7 @@ def _first_lapse_index(times: np.ndarray, schedules: Schedules) -> np.ndarray:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_schedules(
     times: np.ndarray,
     starts_flat: np.ndarray,
