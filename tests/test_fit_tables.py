@@ -211,3 +211,37 @@ def test_log_likelihood_has_a_continuous_derivative_in_the_clock(colon_table):
         # a C1 curve sampled finely: no step much larger than the typical one (the curvature
         # itself varies along five cells: up to 6 times here)
         assert (jumps.max(axis=0) <= 10.0 * typical + 1e-9).all(), jumps.max(axis=0) / typical
+
+
+@pytest.mark.parametrize("sub_rows", [1, 2])
+def test_closed_form_derivatives_match_differences_of_the_value(colon_table, sub_rows):
+    # log mu, log res and log a in closed form (the rows' derivatives, with the column's
+    # derivative in log a; on half rows the midpoints' by differences): against central
+    # differences of each patient's value, with the clock moved away from 0 and residual
+    # cells at the margin (R1), where the margin clone's detection matters
+    table = dataclasses.replace(colon_table, sub_rows=sub_rows)
+    mech = Mechanism()
+    pa = _patients()
+    n = len(pa)
+    lr = np.log([mech.residual_cells[m] for m in pa.margin])
+    rng = np.random.default_rng(5)
+    eta = np.vstack(
+        [np.log(dormant_seeds(pa, mech)), lr, np.log(pa.immunity), rng.normal(0.0, 0.4, n)]
+    )
+    t = rng.uniform(200.0, 3000.0, n)
+    gi = np.zeros(n, dtype=np.int64)
+    active = np.ones(5, dtype=bool)
+    h = 1e-5
+    for event in (0, 1):
+        ev = np.full(n, event)
+        _, grad = table.log_terms(t, ev, eta, 0.5, gi, True, active, with_grad=True, step=1e-4)
+        for p in (0, 1, 3):
+            up, down = eta.copy(), eta.copy()
+            up[p] += h
+            down[p] -= h
+            ref = (
+                table.log_terms(t, ev, up, 0.5, gi, True, active, with_grad=False, step=1e-4)[0]
+                - table.log_terms(t, ev, down, 0.5, gi, True, active, with_grad=False, step=1e-4)[0]
+            ) / (2 * h)
+            # the differences' own error: O(h^2) and rounding 1e-16 / h
+            np.testing.assert_allclose(grad[:, p], ref, rtol=1e-5, atol=1e-7, err_msg=f"{p}")
