@@ -5,11 +5,11 @@ with ``l_i`` the right-censored log-likelihood term of patient ``i`` (``log f(t_
 recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent censoring, and
 deaths counted by the endpoint have their own hazard, :mod:`remnant.fit.death`). Each
 ``l_i`` depends on ``theta`` only through the patient's four predictors and the shared spread,
-so its gradient is ``sum_k A_k^T dl/d eta_k`` with the five per-patient derivatives taken by
-central differences inside the compiled kernel (only for the predictors the parameters
-move): a gradient costs at most eleven evaluations whatever the number of covariates.
-L-BFGS-B finds the mode; the Hessian there (central differences of the gradient) gives the
-Laplace covariance. The fit fails loudly
+so its gradient is ``sum_k A_k^T dl/d eta_k``, with the per-patient derivatives in closed
+form in ``log mu``, ``log res`` and ``log a`` and by central differences in ``log I0`` and the
+spread (:mod:`remnant.fit.tables`), and its Hessian ``sum_i A_i^T H_i A_i`` with each
+patient's ``H_i`` from the compiled kernel. L-BFGS-B finds the mode and Newton steps polish
+it; the Hessian there gives the Laplace covariance. The fit fails loudly
 (:class:`remnant.errors.ConvergenceError`) when the optimiser stops without converging, the
 gradient at the mode is not small, or the Hessian is not positive definite.
 """
@@ -114,26 +114,23 @@ class Objective:
         over = np.clip(li - hi, 0.0, None) - np.clip(lo - li, 0.0, None)
         return WALL * float(np.abs(over) @ (over * over)), 3.0 * WALL * over * np.abs(over)
 
-    def _spread_blocks(self, eta: np.ndarray, sigma: float, step: float) -> np.ndarray:
-        # second differences inside the compiled kernel (a few row sums per patient), plus
-        # the range wall's curvature on log I0
-        d = self.design
-        h_i = self.table.log_term_hessians(
-            self.time, self.event, eta, sigma, d.grade_index, d.active, step
-        )
-        lo = float(self.table.log2_i0[0]) * LN2
-        hi = float(self.table.log2_i0[-1]) * LN2
-        li = eta[P_I0]
-        over = np.clip(li - hi, 0.0, None) + np.clip(lo - li, 0.0, None)
-        h_i[:, P_I0, P_I0] -= 6.0 * WALL * over
-        return h_i
+    def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
+        """Hessian of the negative log posterior from the patients' 5 x 5 predictor Hessians.
 
-    def _difference_blocks(self, eta: np.ndarray, sigma: float, step: float) -> np.ndarray:
-        # central differences of the per-patient derivatives (the fifth is already
-        # sigma dl/dsigma, so its differences in log sigma hold the chain rule's first term)
-        n = self.time.shape[0]
+        Each patient's term depends on ``theta`` only through its predictors, which are
+        linear in ``theta`` (``eta_i = c_i + A_i theta``, with ``log sigma`` a parameter of
+        its own), so ``H = sum_i A_i^T H_i A_i`` plus the prior's curvature, with ``H_i`` the
+        central differences (``step``, 0.001 on the log scale) of the patient's five
+        derivatives (three in closed form): ten evaluations of the per-patient gradients for
+        any number of parameters.
+        """
+        theta = np.asarray(theta, dtype=float)
+        d = self.design
+        n, p = self.time.shape[0], theta.shape[0]
+        eta = d.predictors(theta)
+        sigma = d.spread(theta)
         h_i = np.zeros((n, 5, 5))
-        for k in np.flatnonzero(self.design.active):
+        for k in np.flatnonzero(d.active):
             if k < 4:
                 up, down = eta.copy(), eta.copy()
                 up[k] += step
@@ -142,32 +139,12 @@ class Objective:
                     self._patient_terms(up, sigma)[1] - self._patient_terms(down, sigma)[1]
                 ) / (2 * step)
             else:
+                # the fifth derivative is already sigma dl/dsigma, so its differences in
+                # log sigma hold the chain rule's first term
                 h_i[:, :, k] = (
                     self._patient_terms(eta, sigma * np.exp(step))[1]
                     - self._patient_terms(eta, sigma * np.exp(-step))[1]
                 ) / (2 * step)
-        return h_i
-
-    def hessian(self, theta: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
-        """Hessian of the negative log posterior from the patients' 5 x 5 predictor Hessians.
-
-        Each patient's term depends on ``theta`` only through its predictors, which are
-        linear in ``theta`` (``eta_i = c_i + A_i theta``, with ``log sigma`` a parameter of
-        its own), so ``H = sum_i A_i^T H_i A_i`` plus the prior's curvature, with ``H_i`` the
-        central differences (``step``, 0.001 on the log scale) of the patient's five
-        derivatives: ten evaluations of the per-patient gradients for any number of
-        parameters.
-        """
-        theta = np.asarray(theta, dtype=float)
-        d = self.design
-        n, p = self.time.shape[0], theta.shape[0]
-        eta = d.predictors(theta)
-        sigma = d.spread(theta)
-        h_i = (
-            self._spread_blocks(eta, sigma, step)
-            if d.spread_integrated
-            else self._difference_blocks(eta, sigma, step)
-        )
         h_i = 0.5 * (h_i + h_i.transpose(0, 2, 1))
         # (the fifth score is already sigma dl/dsigma, so its differences in log sigma
         # hold the chain rule's first-derivative term)

@@ -432,10 +432,11 @@ def _choose_by_evidence(
     Each candidate structure (one clock per cohort; with ``choose_clock`` and stage columns,
     also a clock per patient) is located at the default width and its log-likelihood
     expanded there (:mod:`remnant.fit.evidence`); the width of each then costs a linear
-    solve. The clock per patient (the larger model) is located first, from the prior mean;
-    one clock per cohort then starts from its mode less the ``@clock`` coefficients. Returns the chosen links (at their best width), the
-    mode they predict, each candidate's best width and log evidence, and the optimisers'
-    iterations, evaluations and seconds.
+    solve. The clock per patient (the larger model) is located first, from the prior
+    mean; one clock per cohort then starts from its mode less the ``@clock``
+    coefficients. Returns the chosen links (at their best width), the mode they predict,
+    each candidate's best width and log evidence, and the optimisers' iterations,
+    evaluations and seconds.
     """
     started = time.perf_counter()
     iterations = evaluations = 0
