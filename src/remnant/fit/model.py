@@ -432,9 +432,9 @@ def _choose_by_evidence(
     Each candidate structure (one clock per cohort; with ``choose_clock`` and stage columns,
     also a clock per patient) is located at the default width and its log-likelihood
     expanded there (:mod:`remnant.fit.evidence`); the width of each then costs a linear
-    solve. The clock per patient (the larger model) is located first, from the prior
-    mean; one clock per cohort then starts from its mode less the ``@clock``
-    coefficients. Returns the chosen links (at their best width), the mode they predict,
+    solve. Each candidate is fitted from the prior mean (a start taken from the other's mode
+    can land on another of the posterior's modes where coefficients are many for the
+    patients, as on hcc). Returns the chosen links (at their best width), the mode they predict,
     each candidate's best width and log evidence, and the optimisers' iterations,
     evaluations and seconds.
     """
@@ -442,10 +442,9 @@ def _choose_by_evidence(
     iterations = evaluations = 0
     structures = [lk.clock_links]
     if choose_clock:
-        structures = [True, False] if lk.groups["stage"] else [False]
+        structures = [False, True] if lk.groups["stage"] else [False]
     record: dict[str, Any] = {}
     best: tuple[float, ColumnLinks, np.ndarray] | None = None
-    previous: tuple[tuple[str, ...], np.ndarray] | None = None
     for per_patient in structures:
         cand = dataclasses.replace(
             lk,
@@ -453,19 +452,11 @@ def _choose_by_evidence(
             means=dict(lk.means),
             scales=dict(lk.scales),
         )
-        names = cand.names()
         mean, sd = cand.priors()
         objective = Objective(cand.design(X), table, t, e, mean, sd)
-        if previous is None:
-            near = near_mode(objective, callback=callback)
-        else:
-            old = dict(zip(previous[0], previous[1], strict=True))
-            near = near_mode(
-                objective, np.array([old.get(n, 0.0) for n in names]), callback=callback
-            )
+        near = near_mode(objective, callback=callback)
         iterations += near.iterations
         evaluations += near.evaluations
-        previous = (names, near.theta)
         expansion = Expansion(
             near.theta,
             near.log_likelihood,
