@@ -113,10 +113,16 @@ def fit_command(
         f"{r.log_likelihood:.2f}; kinetics {fitted.links.cancer}"
     )
     if isinstance(fitted.links, ColumnLinks):
+        clock = "per patient" if fitted.links.clock_links else "per cohort"
         con.print(
-            f"prior sds of the covariate effects x {fitted.links.prior_scale:.3f} "
-            "(chosen by the marginal likelihood, docs/fit.md 3.3)"
+            f"prior sds of the covariate effects x {fitted.links.prior_scale:.3f}; clock "
+            f"{clock} (chosen by the marginal likelihood, docs/fit.md 3.3)"
         )
+        for name, rec in fitted.data.get("evidence", {}).items():
+            con.print(
+                f"  {name}: prior sds x {rec['prior_scale']:.3f}, "
+                f"log evidence {rec['log_evidence']:.2f}"
+            )
     table = Table(title="parameters (log scale, 95% Laplace intervals)")
     for col in ("parameter", "estimate", "se", "lower", "upper"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
