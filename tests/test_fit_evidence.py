@@ -13,6 +13,7 @@ from scipy import optimize, stats
 from remnant.errors import RemnantInputError
 from remnant.fit.evidence import LOG_SCALE_BOUNDS, Expansion
 from remnant.fit.model import RemnantFit, fit
+from remnant.fit.report import effects
 
 SIGMA = 1.5  # noise sd of the regression
 
@@ -154,6 +155,8 @@ def test_fit_chooses_the_clock_links_of_higher_evidence(clock, per_patient):
     assert chosen.links.clock_links == (best == "clock per patient") == per_patient, record
     assert chosen.links.prior_scale == record[best]["prior_scale"]
     assert ("stage:stage@clock" in chosen.result.names) == per_patient
+    moved = set(effects(chosen).query("column == 'stage'")["moves"])
+    assert ("clock speed (a)" in moved) == per_patient, moved
     # the chosen fit is the fit of that structure at that width from the prior mean (each
     # located to 0.1 se)
     fixed = fit(

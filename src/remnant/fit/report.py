@@ -15,7 +15,8 @@ def effects(fit: RemnantFit, level: float = 0.95) -> pd.DataFrame:
     multiplier of that parameter per standard deviation of the column with its interval.
 
     Removal columns move the residual cells; other columns move seeds and residual cells
-    together (their ``mu`` row) and immunity (their ``@immunity`` row).
+    together (their ``mu`` row) and immunity (their ``@immunity`` row); with a clock per
+    patient, stage columns also move the clock (their ``@clock`` row).
     """
     par = fit.parameters(level)
     rows = []
@@ -25,7 +26,9 @@ def effects(fit: RemnantFit, level: float = 0.95) -> pd.DataFrame:
             continue
         cause, rest = name.split(":", 1)
         column, _, suffix = rest.partition("@")
-        if suffix:
+        if suffix == "clock":
+            target = "clock speed (a)"
+        elif suffix:
             target = "baseline immunity (I0)"
         elif cause == "removal":
             target = "residual cells (res)"
