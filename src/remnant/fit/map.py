@@ -8,8 +8,8 @@ deaths counted by the endpoint have their own hazard, :mod:`remnant.fit.death`).
 so its gradient is ``sum_k A_k^T dl/d eta_k``, with the per-patient derivatives in closed
 form in ``log mu``, ``log res`` and ``log a`` and by central differences in ``log I0`` and the
 spread (:mod:`remnant.fit.tables`), and its Hessian ``sum_i A_i^T H_i A_i`` with each
-patient's ``H_i`` from the compiled kernel. L-BFGS-B finds the mode and Newton steps polish
-it; the Hessian there gives the Laplace covariance. The fit fails loudly
+patient's ``H_i`` the central differences of those derivatives. L-BFGS-B finds the mode and
+Newton steps polish it; the Hessian there gives the Laplace covariance. The fit fails loudly
 (:class:`remnant.errors.ConvergenceError`) when the optimiser stops without converging, the
 gradient at the mode is not small, or the Hessian is not positive definite.
 """
