@@ -178,3 +178,21 @@ def test_bad_prior_scale_is_refused(bad):
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
     with pytest.raises(RemnantInputError, match="prior_scale"):
         fit(X, [100.0, 200.0, 300.0], [1, 0, 1], prior_scale=bad)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, 0.0, [True]])
+def test_bad_clock_links_is_refused(bad):
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
+    with pytest.raises(RemnantInputError, match="clock_links"):
+        fit(X, [100.0, 200.0, 300.0], [1, 0, 1], groups={"stage": ["a"]}, clock_links=bad)
+
+
+def test_without_stage_columns_there_is_one_clock_per_cohort():
+    # nothing can move a patient's clock: the fit neither offers nor records a clock per
+    # patient
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"noise": rng.normal(size=200)})
+    time = rng.exponential(1500.0, 200)
+    fitted = fit(X, np.minimum(time, 3000.0), (time < 3000.0).astype(int), seed=0)
+    assert not fitted.links.clock_links
+    assert list(fitted.data["evidence"]) == ["clock per cohort"]

@@ -336,6 +336,10 @@ def fit(
         Bad data or options. ``ConvergenceError`` when the fit does not converge.
     """
     validate.seed("seed", seed)
+    if clock_links is not None and not isinstance(clock_links, bool | np.bool_):
+        raise RemnantInputError(
+            "clock_links", "True, False or None (chosen by the evidence)", clock_links
+        )
     mech = mechanism or Mechanism()
     death: OtherCauseDeath | None = None
     if isinstance(data, Cohort):
@@ -381,7 +385,8 @@ def fit(
             mech,
             fit_spread=True if fit_spread is None else bool(fit_spread),
             fit_clock=True if fit_clock is None else bool(fit_clock),
-            clock_links=True if clock_links is None else bool(clock_links),
+            # by default the largest model; the evidence then decides (_choose_by_evidence)
+            clock_links=bool(grp.get("stage")) if clock_links is None else bool(clock_links),
         )
     elif links == "mechanism":
         if clock_links:

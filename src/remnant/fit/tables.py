@@ -723,18 +723,25 @@ def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
 
 @njit(cache=True)
 def _slope_column(
-    tabt: np.ndarray, g: int, k: int, fu: float, slope: float, buf: np.ndarray, dbuf: np.ndarray
+    tabt: np.ndarray,
+    g: int,
+    k: int,
+    fu: float,
+    slope: float,
+    buf: np.ndarray,
+    dbuf: np.ndarray,
+    up: np.ndarray,
+    down: np.ndarray,
 ) -> None:
     # the column (buf) and its derivative in log a (dbuf) on the rows; on half rows the
-    # midpoints' derivative by central differences of the limited cubic (_shifted)
+    # midpoints' derivative by central differences of the limited cubic (_shifted; up and
+    # down are scratch of buf's shape)
     _gather(tabt, g, k, fu, buf, slope, dbuf)
     top = tabt.shape[2] - 1
     if top == 0 or buf.shape[0] - 1 == top:
         return
     sub = (buf.shape[0] - 1) // top
     h = 1e-4
-    up = np.empty_like(buf)
-    down = np.empty_like(buf)
     _shifted(buf, dbuf, h, sub, up)
     _shifted(buf, dbuf, -h, sub, down)
     for r in range(top):
@@ -766,6 +773,8 @@ def _log_terms(
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
+    up = np.empty_like(buf)
+    down = np.empty_like(buf)
     rows0 = np.empty((n_pts, 3))
     drows = np.empty((n_pts, 9))  # the rows' derivatives in log mu, log res and log a
     wts0 = np.empty(n_pts)
@@ -778,7 +787,8 @@ def _log_terms(
             if clock:
                 # held beyond the table and outside the clamp on log a: no slope there
                 held = fu >= 1.0 or abs(x[3]) > LOG_A_MAX
-                _slope_column(tabt, gi[i], k, fu, 0.0 if held else t[i] * a / geom[2], buf, dbuf)
+                slope = 0.0 if held else t[i] * a / geom[2]
+                _slope_column(tabt, gi[i], k, fu, slope, buf, dbuf, up, down)
             else:
                 _gather(tabt, gi[i], k, fu, buf)
             # rows depend on (log mu, log res, log a), in closed form (log a through the
