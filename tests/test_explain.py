@@ -139,18 +139,18 @@ def _with(flag: str, value: str) -> list[str]:
 
 
 BAD = [
-    (_with("--cancer", "lung"), "cancer"),
-    (_with("--stage", "IV"), "stage"),
-    (_with("--margin", "R3"), "margin"),
-    (_with("--immune", "medium"), "immune"),
+    (_with("--cancer", "lung"), "--cancer"),
+    (_with("--stage", "IV"), "--stage"),
+    (_with("--margin", "R3"), "--margin"),
+    (_with("--immune", "medium"), "--immune"),
     (["--cancer", "colon", "--stage", "II", "--immune", "low"], "--margin"),
-    (_with("--size-mm", "-3"), "size_mm"),
-    (_with("--earlier-months", "-1"), "earlier_months"),
+    (_with("--size-mm", "-3"), "--size-mm"),
+    (_with("--earlier-months", "-1"), "--earlier-months"),
     (_with("--json", "out.txt"), "--json"),
     (["--patient", "missing.toml"], "--patient"),
     (_with("--model", "missing.json"), "--model"),
     (_with("--row", "3"), "--row"),
-    (_with("--seed", "-1"), "seed"),
+    (_with("--seed", "-1"), "--seed"),
 ]
 
 

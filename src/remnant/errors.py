@@ -17,12 +17,17 @@ class RemnantInputError(ValueError):
         self.field = field
         self.allowed = allowed
         self.got = got
+        self.detail = detail
         msg = f"{field}: expected {allowed}"
         if got is not None:
             msg += f", got {got!r}"
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
+
+    def with_field(self, field: str) -> RemnantInputError:
+        """The same error naming ``field`` instead (e.g. the command-line flag)."""
+        return RemnantInputError(field, self.allowed, self.got, detail=self.detail)
 
 
 class ConvergenceError(RuntimeError):

@@ -42,6 +42,14 @@ ImmuneCols = Annotated[
     str | None, typer.Option("--immune-cols", help="Immune covariates of a file.")
 ]
 OtherCols = Annotated[str | None, typer.Option("--other-cols", help="Other covariates of a file.")]
+CategoricalCols = Annotated[
+    str | None,
+    typer.Option(
+        "--categorical-cols",
+        help="Covariates of a file to one-hot encode even when they hold numbers (a,b,...); "
+        "a column is otherwise categorical only when it holds no numbers at all.",
+    ),
+]
 Covariates = Annotated[
     str | None,
     typer.Option("--covariates", help="Use only these covariates of a bundled cohort."),
@@ -49,6 +57,18 @@ Covariates = Annotated[
 Missing = Annotated[
     str, typer.Option("--missing", help="Rows with missing covariates: drop or impute.")
 ]
+
+
+# Fields of the data loaders' errors, and the flags that set them (other fields: the file's flag).
+_FILE_FIELD_FLAGS = {
+    "time_col": "--time-col",
+    "event_col": "--event-col",
+    "death_col": "--death-col",
+    "time_unit": "--time-unit",
+    "missing": "--missing",
+    "covariates": "--stage-cols/--removal-cols/--immune-cols/--other-cols",
+    "categorical_cols": "--categorical-cols",
+}
 
 
 def split_list(text: str | None) -> list[str]:
@@ -68,7 +88,9 @@ class CohortSources:
         covariates: list[str] | None,
         missing: str,
         death_col: str | None = None,
+        categorical: list[str] | None = None,
     ) -> None:
+        self.categorical = categorical or []
         self.time_col = time_col
         self.death_col = death_col
         self.event_col = event_col
@@ -82,6 +104,26 @@ class CohortSources:
         return Path(value).suffix.lower() in FILE_EXTENSIONS or Path(value).exists()
 
     def load(self, value: str, flag: str) -> Cohort:
+        """The cohort ``value`` (a bundled name or a file) given by ``flag``; errors about the
+        file or its columns name the command-line flags."""
+        try:
+            return self._load(value, flag)
+        except RemnantInputError as exc:
+            if exc.field.startswith("--"):
+                raise
+            if value in list_cohorts() and exc.field == "covariates":
+                renamed = "--covariates"
+            elif exc.field in _FILE_FIELD_FLAGS:
+                renamed = _FILE_FIELD_FLAGS[exc.field]
+            elif exc.field == "file":
+                renamed = flag
+            else:  # a column or a row of the file: say which file flag it came from
+                renamed = f"{flag}: {exc.field}"
+            raise exc.with_field(renamed) from None
+        except MemoryError:
+            raise RemnantInputError(flag, "a cohort that fits in memory", value) from None
+
+    def _load(self, value: str, flag: str) -> Cohort:
         if value in list_cohorts():
             return load_cohort(value, missing=self.missing, covariates=self.covariates)
         if not self.is_file(value):
@@ -114,6 +156,7 @@ class CohortSources:
             other_cols=self.groups["other"],
             missing=self.missing,
             death_col=self.death_col,
+            categorical_cols=self.categorical,
         )
 
 
@@ -130,6 +173,7 @@ def cohort_sources(
     covariates: str | None,
     missing: str,
     death_col: str | None = None,
+    categorical_cols: str | None = None,
 ) -> CohortSources:
     """Check the cohort flags (before any work) and return how to load ``names``.
 
@@ -149,6 +193,7 @@ def cohort_sources(
             ("--removal-cols", removal_cols),
             ("--immune-cols", immune_cols),
             ("--other-cols", other_cols),
+            ("--categorical-cols", categorical_cols),
         )
         if given
     ]
@@ -172,6 +217,7 @@ def cohort_sources(
         },
         covariates=split_list(covariates) or None,
         missing=missing,
+        categorical=split_list(categorical_cols),
     )
 
 

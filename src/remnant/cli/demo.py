@@ -9,6 +9,7 @@ from rich.console import Console
 
 from remnant.engine.simulate import simulate
 from remnant.errors import RemnantInputError
+from remnant.files import check_output_dir, check_planned_files
 from remnant.report.plots import plot_cumulative_recurrence
 from remnant.report.tables import print_summary
 
@@ -25,7 +26,9 @@ def demo_command(
     """Simulate colon cancer stage I, II and III after resection; print and plot recurrence."""
     if patients < 1:
         raise RemnantInputError("--patients", "a whole number >= 1", patients)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_output_dir("--out-dir", out_dir)
+    png_path = out_dir / "colon-recurrence.png"
+    check_planned_files("--out-dir", [png_path])
     console = Console()
     cohorts = {}
     for name, published in PUBLISHED_5Y.items():
@@ -37,9 +40,8 @@ def demo_command(
         console.print(f"5-year recurrence {100 * five:.1f}% (published {100 * published:.1f}%)\n")
         assert result.table is not None
         cohorts[name] = result.table
-    png = plot_cumulative_recurrence(
-        cohorts, out_dir / "colon-recurrence.png", anchors=PUBLISHED_5Y
-    )
+    out_dir.mkdir(exist_ok=True)
+    png = plot_cumulative_recurrence(cohorts, png_path, anchors=PUBLISHED_5Y)
     console.print(f"wrote {png}")
 
 

@@ -8,16 +8,17 @@ testing on another (``--train NAME|FILE --test NAME|FILE``). The work is done by
 from __future__ import annotations
 
 import math
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from remnant.cli.cohort_flags import (
+    CategoricalCols,
+    CohortSources,
     Covariates,
     DeathCol,
     EventCol,
@@ -32,9 +33,17 @@ from remnant.cli.cohort_flags import (
     cohort_sources,
     split_list,
 )
-from remnant.errors import ConvergenceError, RemnantInputError
+from remnant.cli.flags import named_as_flags
+from remnant.cli.progress import progress
+from remnant.data import check_fittable
+from remnant.errors import RemnantInputError
+from remnant.files import (
+    check_output_dir,
+    check_output_file,
+    check_planned_files,
+    write_text_atomic,
+)
 from remnant.yardstick.evaluate import IPCW_OPTIONS, Evaluation, evaluate, parse_horizons
-from remnant.yardstick.output import write_text_atomic
 from remnant.yardstick.registry import MODELS
 from remnant.yardstick.validation import align_to_train
 
@@ -43,6 +52,18 @@ _HELP = (
     "cross-validation (--data) or on an external cohort (--train/--test): Harrell and Uno C, "
     "time-dependent AUC, Brier and integrated Brier scores, calibration."
 )
+
+
+EVALUATE_FLAGS = {
+    "model": "--model",
+    "cv": "--cv",
+    "seed": "--seed",
+    "horizons_years": "--horizons",
+    "ipcw": "--ipcw",
+    "data": "--data",
+    "train": "--train",
+    "test": "--test",
+}
 
 
 def _parse_horizon_text(text: str) -> list[float]:
@@ -62,20 +83,22 @@ def _parse_horizon_text(text: str) -> list[float]:
     return parse_horizons(values)
 
 
-def _check_outputs(json_out: Path | None, plots: Path | None) -> None:
+def _check_outputs(
+    json_out: Path | None,
+    plots: Path | None,
+    model: str,
+    inputs: Sequence[tuple[str, Path | None]],
+) -> None:
     # Checked before any work so that a bad path fails fast and leaves nothing behind.
     if json_out is not None:
-        if json_out.is_dir():
-            raise RemnantInputError("--json", "a file path", str(json_out), detail="is a directory")
-        if not json_out.parent.is_dir():
-            raise RemnantInputError(
-                "--json",
-                "a file in an existing directory",
-                str(json_out),
-                detail=f"no directory {json_out.parent}",
-            )
-    if plots is not None and plots.exists() and not plots.is_dir():
-        raise RemnantInputError("--plots", "a directory", str(plots), detail="is a file")
+        check_output_file("--json", json_out, suffix=".json", inputs=inputs)
+    if plots is not None:
+        check_output_dir("--plots", plots, inputs=inputs)
+        from remnant.yardstick.plots import plot_paths
+
+        check_planned_files("--plots", plot_paths(plots, model), inputs=inputs)
+        if json_out is not None and json_out in plot_paths(plots, model):
+            raise RemnantInputError("--json", "a path other than the plots", str(json_out))
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -167,6 +190,7 @@ def evaluate_command(
     other_cols: OtherCols = None,
     covariates: Covariates = None,
     missing: Missing = "drop",
+    categorical_cols: CategoricalCols = None,
     ipcw: Annotated[
         str,
         typer.Option(
@@ -190,7 +214,12 @@ def evaluate_command(
     if ipcw not in IPCW_OPTIONS:
         raise RemnantInputError("--ipcw", "one of " + ", ".join(IPCW_OPTIONS), ipcw)
     horizon_years = _parse_horizon_text(horizons)
-    _check_outputs(json_out, plots)
+    inputs = [
+        (flag, Path(value))
+        for flag, value in (("--data", data), ("--train", train), ("--test", test))
+        if value is not None and CohortSources.is_file(value)
+    ]
+    _check_outputs(json_out, plots, model, inputs)
 
     sources = cohort_sources(
         [v for v in (data, train, test) if v is not None],
@@ -204,6 +233,7 @@ def evaluate_command(
         covariates=covariates,
         missing=missing,
         death_col=death_col,
+        categorical_cols=categorical_cols,
     )
 
     out = Console(highlight=False)
@@ -212,41 +242,27 @@ def evaluate_command(
         out = Console(highlight=False, width=max(out.width, 130))
     if data is not None:
         cohort = sources.load(data, "--data")
+        check_fittable(cohort.n_events, "--data")
         out.print(cohort_line("", cohort))
         kwargs: dict[str, Any] = {"data": cohort, "cv": 5 if cv is None else cv}
     else:
         assert train is not None and test is not None
         train_cohort = sources.load(train, "--train")
+        check_fittable(train_cohort.n_events, "--train")
         test_cohort = align_to_train(train_cohort, sources.load(test, "--test"))
         out.print(cohort_line("train ", train_cohort))
         out.print(cohort_line("test  ", test_cohort))
         kwargs = {"train": train_cohort, "test": test_cohort}
 
-    err = Console(stderr=True)
-    show = not no_progress and sys.stderr.isatty()
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(f"{model}: starting", total=None)
+    with progress(model, enabled=not no_progress) as update:
 
         def report(done: int, total: int, label: str) -> None:
-            progress.update(task, completed=done, total=total, description=f"{model}: {label}")
+            update(label, done, total)
 
-        try:
+        with named_as_flags(EVALUATE_FLAGS):
             result = evaluate(
                 model, horizons_years=horizon_years, seed=seed, ipcw=ipcw, progress=report, **kwargs
             )
-        except ConvergenceError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
 
     out.print(_table(result))
     for warning in result.summary["warnings"]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from remnant.cli.cohort_flags import (
+    CategoricalCols,
+    CohortSources,
     Covariates,
     DeathCol,
     EventCol,
@@ -24,7 +25,16 @@ from remnant.cli.cohort_flags import (
     cohort_line,
     cohort_sources,
 )
-from remnant.errors import ConvergenceError, RemnantInputError
+from remnant.cli.flags import named_as_flags
+from remnant.cli.progress import progress
+from remnant.data import check_fittable
+from remnant.errors import RemnantInputError
+from remnant.files import (
+    check_output_dir,
+    check_output_file,
+    check_planned_files,
+    write_text_atomic,
+)
 from remnant.model.parameters import CANCERS
 
 _HELP = (
@@ -54,23 +64,18 @@ def fit_command(
     other_cols: OtherCols = None,
     covariates: Covariates = None,
     missing: Missing = "drop",
+    categorical_cols: CategoricalCols = None,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Do not show progress on stderr.")
+    ] = False,
 ) -> None:
     """Fit the model and write it."""
     if cancer is not None and cancer not in CANCERS:
         raise RemnantInputError("--cancer", "one of " + ", ".join(CANCERS), cancer)
-    if out.suffix.lower() != ".json":
-        raise RemnantInputError("--out", "a .json file path", str(out))
-    if out.is_dir():
-        raise RemnantInputError("--out", "a file path", str(out), detail="is a directory")
-    if not out.parent.is_dir():
-        raise RemnantInputError(
-            "--out",
-            "a file in an existing directory",
-            str(out),
-            detail=f"no directory {out.parent}",
-        )
-    if report is not None and report.exists() and not report.is_dir():
-        raise RemnantInputError("--report", "a directory", str(report), detail="is a file")
+    inputs = [("--data", Path(data) if CohortSources.is_file(data) else None)]
+    check_output_file("--out", out, suffix=".json", inputs=inputs)
+    if report is not None:
+        check_output_dir("--report", report, inputs=inputs)
     sources = cohort_sources(
         [data],
         time_col=time_col,
@@ -83,29 +88,30 @@ def fit_command(
         covariates=covariates,
         missing=missing,
         death_col=death_col,
+        categorical_cols=categorical_cols,
     )
     cohort = sources.load(data, "--data")
+    planned = _report_paths(report, cohort.name) if report is not None else []
+    check_planned_files("--report", planned, inputs=inputs)
+    if out in planned:
+        raise RemnantInputError("--out", "a path other than the --report files", str(out))
     con = Console(highlight=False, width=max(Console().width, 110))
     con.print(cohort_line("", cohort))
     if not cohort.covariates:
         raise RemnantInputError("--data", "a cohort with at least one covariate column", data)
+    check_fittable(cohort.n_events, "--data")
 
     from remnant.fit.links import ColumnLinks
     from remnant.fit.model import fit
     from remnant.fit.report import effects, plot_effects
 
-    err = Console(stderr=True)
-    show = sys.stderr.isatty()
+    with progress("fit", enabled=not no_progress) as update:
 
-    def progress(it: int, value: float) -> None:
-        if show and it % 10 == 0:
-            err.print(f"iteration {it}: -log posterior per patient {value:.5f}", end="\r")
+        def report_iteration(it: int, value: float) -> None:
+            update(f"iteration {it}, -log posterior per patient {value:.5f}")
 
-    try:
-        fitted = fit(cohort, cancer=cancer, seed=seed, callback=progress)
-    except ConvergenceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        with named_as_flags({"cancer": "--cancer", "seed": "--seed", "data": "--data"}):
+            fitted = fit(cohort, cancer=cancer, seed=seed, callback=report_iteration)
     fitted.save(out)
     r = fitted.result
     con.print(
@@ -131,15 +137,13 @@ def fit_command(
     con.print(table)
     con.print(f"wrote {out}")
     if report is not None:
-        from remnant.yardstick.output import write_text_atomic
-
         report.mkdir(parents=True, exist_ok=True)
         eff = effects(fitted)
-        csv = report / f"{cohort.name}-effects.csv"
+        csv, png_path = planned
         write_text_atomic(csv, eff.to_csv(index=False, float_format="%.4f"))
         png = plot_effects(
             eff,
-            report / f"{cohort.name}-effects.png",
+            png_path,
             title=f"{cohort.name}: effects per SD on the causes' parameters",
         )
         et = Table(title="cause effects: multiplier per SD of the column (95% interval)")
@@ -156,6 +160,11 @@ def fit_command(
         con.print(et)
         con.print(f"wrote {csv}")
         con.print(f"wrote {png}")
+
+
+def _report_paths(report: Path, cohort_name: str) -> list[Path]:
+    """The files ``--report DIR`` receives: the effects table (CSV) and their plot (PNG)."""
+    return [report / f"{cohort_name}-effects.csv", report / f"{cohort_name}-effects.png"]
 
 
 def register(app: typer.Typer) -> None:

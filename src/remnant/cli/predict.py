@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from remnant.cli.flags import named_as_flags
+from remnant.cli.progress import progress
 from remnant.errors import RemnantInputError
-from remnant.model.parameters import Patient
+from remnant.files import check_output_file, write_text_atomic
+from remnant.model.parameters import IMMUNE_LEVELS, Patient
 
 _HELP = (
     "Explain one patient: recurrence risk over 10 years with a band, the share of immunity, "
@@ -80,6 +83,45 @@ def _read_patient_file(path: Path, row: int | None = None) -> dict[str, Any]:
     return data
 
 
+EXPLAIN_FLAGS = {
+    "earlier_months": "--earlier-months",
+    "recurrence_free_years": "--recurrence-free-years",
+    "seed": "--seed",
+    "fit": "--model",
+}
+# Fields a stage fills in when not given, with the flag that sets each.
+FILLED_FROM_STAGE = {"size_mm": "--size-mm", "nodes": "--nodes"}
+
+
+def patient_line(
+    patient: Patient,
+    stage: str,
+    immune: str | float,
+    filled: list[str],
+    stage_assumed: bool = False,
+    age_default: bool = False,
+) -> str:
+    """One sentence on the patient explained: what was given and what the stage filled in."""
+    if isinstance(immune, str):
+        immunity = f"immunity {immune} (baseline I0 {patient.immunity:g})"
+    else:
+        named = [k for k, v in IMMUNE_LEVELS.items() if v == patient.immunity]
+        immunity = f"immunity {named[0] if named else 'I0'} ({patient.immunity:g})"
+    text = (
+        f"patient: {patient.cancer} stage {stage}"
+        + (" (assumed: no --stage given)" if stage_assumed else "")
+        + f", {patient.size_mm:g} mm, "
+        f"{patient.nodes} positive nodes, grade {patient.grade}, margin {patient.margin}, "
+        f"{immunity}, age {patient.age:g}"
+        + (" (the cancer's default; --age)" if age_default else "")
+    )
+    if filled:
+        shown = ", ".join(k.replace("_mm", "") for k in filled)
+        flags = "/".join(FILLED_FROM_STAGE[k] for k in filled)
+        text += f"; filled in from stage {stage}: {shown} (set them with {flags})"
+    return text
+
+
 def predict_command(
     cancer: Annotated[str | None, typer.Option("--cancer", help="colon or breast.")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="I, II or III.")] = None,
@@ -116,6 +158,9 @@ def predict_command(
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Do not show progress on stderr.")
+    ] = False,
 ) -> None:
     """Explain one patient's recurrence risk."""
     if row is not None and patient_file is None:
@@ -135,36 +180,59 @@ def predict_command(
     for req in ("cancer", "margin", "immune"):
         if req not in fields:
             raise RemnantInputError(f"--{req}", "a value (flag or --patient file)", None)
-    if "stage" not in fields:
+    stage_assumed = "stage" not in fields
+    if stage_assumed:
         fields["stage"] = "II" if "size_mm" in fields else None
         if fields["stage"] is None:
             raise RemnantInputError("--stage", "I, II or III (or --size-mm)", None)
-    for flag, path, suffix in (("--json", json_out, ".json"), ("--report", report, ".html")):
-        if path is not None:
-            if path.suffix.lower() != suffix:
-                raise RemnantInputError(flag, f"a {suffix} file path", str(path))
-            if not path.parent.is_dir():
-                raise RemnantInputError(flag, "a file in an existing directory", str(path))
+    inputs = [("--patient", patient_file), ("--model", model)]
+    if json_out is not None:
+        check_output_file("--json", json_out, suffix=".json", inputs=inputs)
+    if report is not None:
+        check_output_file("--report", report, suffix=".html", inputs=inputs)
+    if json_out is not None and report is not None and json_out == report:
+        raise RemnantInputError("--report", "a path other than --json", str(report))
+    if model is not None and not model.is_file():
+        raise RemnantInputError("--model", "an existing model .json file", str(model))
     c = fields.pop("cancer")
     st = fields.pop("stage")
     imm = fields.pop("immune")
+    # A bad value is named by its flag when a flag gave it, else as a key of the --patient file.
+    given_by = {
+        k: ("--" + k.replace("_", "-") if flags.get(k) is not None else f"--patient: {k}")
+        for k in PATIENT_FILE_KEYS
+    }
+    given_by["immunity"] = given_by["immune"]
     try:
-        patient = Patient.from_stage(c, st, immune=imm, **fields)
+        with named_as_flags(given_by):
+            patient = Patient.from_stage(c, st, immune=imm, **fields)
     except TypeError as exc:
         raise RemnantInputError("--patient", "patient fields", str(exc)) from None
+    con = Console(highlight=False, width=max(Console().width, 100))
+    line = patient_line(
+        patient,
+        st,
+        imm,
+        filled=[k for k in FILLED_FROM_STAGE if k not in fields],
+        stage_assumed=stage_assumed,
+        age_default="age" not in fields,
+    )
+    con.print(line)
 
     from remnant.explain.explain import CAUSES, explain
     from remnant.fit.model import RemnantFit
 
     fitted = RemnantFit.load(model) if model is not None else None
-    e = explain(
-        patient,
-        fitted,
-        earlier_months=earlier_months,
-        recurrence_free_years=recurrence_free_years,
-        seed=seed,
-    )
-    con = Console(highlight=False, width=max(Console().width, 100))
+    with progress("predict", enabled=not no_progress) as update:
+        update("the curve, its 95% band, the shares of the causes and the what-ifs")
+        with named_as_flags(EXPLAIN_FLAGS):
+            e = explain(
+                patient,
+                fitted,
+                earlier_months=earlier_months,
+                recurrence_free_years=recurrence_free_years,
+                seed=seed,
+            )
     from remnant.explain.report import out_of_100, sentences, write_html
 
     t = Table(title="risk of recurrence (out of 100)")
@@ -199,8 +267,6 @@ def predict_command(
 
     con.print(DISCLAIMER)
     if json_out is not None:
-        from remnant.yardstick.output import write_text_atomic
-
         write_text_atomic(json_out, json.dumps(e.to_dict(), indent=1) + "\n")
         con.print(f"wrote {json_out}")
     if report is not None:

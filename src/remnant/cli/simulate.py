@@ -7,12 +7,22 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from remnant.cli.flags import named_as_flags
 from remnant.engine.simulate import draw_seed, simulate
 from remnant.errors import RemnantInputError
+from remnant.files import check_output_file
 from remnant.model.parameters import IMMUNE_LEVELS, MARGINS
 from remnant.model.presets import preset
 from remnant.model.scenario import Scenario
 from remnant.report.tables import print_summary
+
+SIMULATE_FLAGS = {
+    "n_patients": "--patients",
+    "seed": "--seed",
+    "horizon_years": "--horizon-years",
+    "workers": "--workers",
+    "out": "--out",
+}
 
 
 def resolve_scenario(
@@ -54,23 +64,23 @@ def simulate_command(
     out: Path = typer.Option(..., "--out", help="Output Parquet file."),
 ) -> None:
     """Simulate a virtual cohort after surgery; write one row per patient to a Parquet file."""
-    scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
     if patients < 1:
         raise RemnantInputError("--patients", "a whole number >= 1", patients)
+    check_output_file("--out", out, suffix=".parquet", inputs=[("--scenario", scenario_file)])
+    scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
     if seed is None:
         seed = draw_seed()
         Console(stderr=True).print(f"seed: {seed} (drawn; pass --seed {seed} to repeat)")
-    if out.suffix.lower() != ".parquet":
-        raise RemnantInputError("--out", "a path ending in .parquet", str(out))
-    result = simulate(
-        scenario,
-        patients,
-        seed=seed,
-        horizon_years=horizon_years,
-        workers=workers,
-        out=out,
-        progress=not no_progress,
-    )
+    with named_as_flags(SIMULATE_FLAGS):
+        result = simulate(
+            scenario,
+            patients,
+            seed=seed,
+            horizon_years=horizon_years,
+            workers=workers,
+            out=out,
+            progress=not no_progress,
+        )
     print_summary(result.summary, title=f"{scenario.name}: {patients:,} patients, seed {seed}")
     Console().print(f"wrote {out}")
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.data.cohort import CAUSE_GROUPS, EVENT_COL, TIME_COL, Cohort, Provenance
-from remnant.data.preparation import DAYS_PER_YEAR, MISSING_OPTIONS, TIME_UNITS
+from remnant.data.preparation import (
+    DAYS_PER_YEAR,
+    MIN_EVENTS_TO_FIT,
+    MISSING_OPTIONS,
+    TIME_UNITS,
+    check_fittable,
+)
 from remnant.data.user_file import FILE_EXTENSIONS, load_file
 
 __all__ = [
@@ -17,11 +23,13 @@ __all__ = [
     "DAYS_PER_YEAR",
     "EVENT_COL",
     "FILE_EXTENSIONS",
+    "MIN_EVENTS_TO_FIT",
     "MISSING_OPTIONS",
     "TIME_COL",
     "TIME_UNITS",
     "Cohort",
     "Provenance",
+    "check_fittable",
     "list_cohorts",
     "load_cohort",
     "load_file",

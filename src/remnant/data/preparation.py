@@ -8,6 +8,7 @@ Every check raises :class:`~remnant.errors.RemnantInputError`; row numbers in me
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,15 @@ TIME_UNITS: dict[str, float] = {
 }
 MISSING_OPTIONS = ("drop", "impute")
 _MAX_ROWS_SHOWN = 5
+# Longest plausible follow-up: a century after surgery. Longer times are a wrong time unit,
+# an overflow or a sentinel code (such as 1e300 or 99999999), never a patient's follow-up.
+MAX_FOLLOW_UP_DAYS = 100 * DAYS_PER_YEAR
+# Largest plausible covariate magnitude in its own unit: cell densities, marker levels and
+# sizes stay far below; beyond it a value is a sentinel code or an overflow.
+MAX_ABS_COVARIATE = 1e9
+# Fewest events a model is fitted to: with fewer, no covariate effect (and no fold of a
+# cross-validation) is estimable, and the fit would report an answer the data cannot give.
+MIN_EVENTS_TO_FIT = 10
 
 
 def check_choice(field: str, value: str, allowed: Sequence[str]) -> str:
@@ -54,6 +64,12 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def refuse_rows(field: str, allowed: str, values: np.ndarray, bad: np.ndarray) -> NoReturn:
+    """Raise naming ``field``, the first bad value of ``values`` and the rows where ``bad``."""
+    first = _plain(np.asarray(values, dtype=object)[np.flatnonzero(bad)[0]])
+    raise RemnantInputError(field, allowed, first, detail=rows_text(bad))
+
+
 def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarray:
     """Follow-up times converted to days.
 
@@ -73,24 +89,18 @@ def parse_times(values: pd.Series, column: str, unit: str = "days") -> np.ndarra
     """
     factor = TIME_UNITS[check_choice("time_unit", unit, tuple(TIME_UNITS))]
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    field = f"time column {column!r}"
     bad = ~np.isfinite(numbers)
     if bad.any():
-        first = _plain(values.to_numpy()[np.flatnonzero(bad)[0]])
-        raise RemnantInputError(
-            f"time column {column!r}",
-            "numbers (missing values are not allowed in the outcome)",
-            first,
-            detail=rows_text(bad),
-        )
-    negative = numbers < 0
-    if negative.any():
-        raise RemnantInputError(
-            f"time column {column!r}",
-            "non-negative times",
-            float(numbers[negative][0]),
-            detail=rows_text(negative),
-        )
-    return numbers * factor
+        allowed = "numbers (missing values are not allowed in the outcome)"
+        refuse_rows(field, allowed, values.to_numpy(), bad)
+    if (numbers < 0).any():
+        refuse_rows(field, "non-negative times", numbers, numbers < 0)
+    days = numbers * factor
+    if (days > MAX_FOLLOW_UP_DAYS).any():
+        allowed = f"follow-up times of at most 100 years (in {unit}; is the time unit right?)"
+        refuse_rows(field, allowed, numbers, days > MAX_FOLLOW_UP_DAYS)
+    return days
 
 
 def parse_events(
@@ -104,9 +114,8 @@ def parse_events(
         numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(numbers, (0.0, 1.0))
     if bad.any():
-        first = _plain(values.to_numpy()[np.flatnonzero(bad)[0]])
-        raise RemnantInputError(
-            f"{what} column {column!r}", "0 (censored) or 1 (event)", first, detail=rows_text(bad)
+        refuse_rows(
+            f"{what} column {column!r}", "0 (censored) or 1 (event)", values.to_numpy(), bad
         )
     events = numbers.astype(int)
     if require_event and events.sum() == 0:
@@ -114,6 +123,63 @@ def parse_events(
             f"event column {column!r}", "at least one event (a 1)", "no events", detail=None
         )
     return events
+
+
+def check_covariates(
+    frame: pd.DataFrame, columns: Sequence[str], categorical: Sequence[str] = ()
+) -> None:
+    """Every covariate is numeric and finite, or categorical; raise naming the first bad cell.
+
+    A column is categorical when declared in ``categorical`` or when it holds no number at
+    all; a column of numbers with a stray word is an error, not a new set of dummy columns.
+    Missing cells are left to :func:`handle_missing`.
+
+    Raises
+    ------
+    RemnantInputError
+        Duplicate column names, a text cell in a numeric column, a non-finite or implausibly
+        large number (``|x|`` above :data:`MAX_ABS_COVARIATE`).
+    """
+    names = [str(c) for c in frame.columns]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    if duplicated:
+        raise RemnantInputError(
+            "columns", "distinct column names", ", ".join(duplicated), detail="duplicated"
+        )
+    unknown = [c for c in categorical if c not in columns]
+    if unknown:
+        raise RemnantInputError("categorical_cols", "covariates that are used", ", ".join(unknown))
+    for col in columns:
+        if col in categorical:
+            continue
+        series = frame[col]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        present = series.notna().to_numpy()
+        if pd.api.types.is_numeric_dtype(series):
+            numbers = series.to_numpy(dtype=float)
+        else:
+            numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+            text = present & np.isnan(numbers)
+            if not (present & ~text).any():
+                continue  # no number at all: a categorical column
+            if text.any():
+                allowed = "numbers throughout (or declare the column categorical)"
+                refuse_rows(f"covariate {col!r}", allowed, series.to_numpy(), text)
+        bad = present & ~(np.abs(np.nan_to_num(numbers, nan=0.0)) <= MAX_ABS_COVARIATE)
+        if bad.any():
+            allowed = f"finite numbers of magnitude at most {MAX_ABS_COVARIATE:g}"
+            refuse_rows(f"covariate {col!r}", allowed, numbers, bad)
+
+
+def check_fittable(n_events: int, field: str = "data", minimum: int = MIN_EVENTS_TO_FIT) -> None:
+    """Raise unless a cohort has at least ``minimum`` events to fit a model to."""
+    if n_events < minimum:
+        raise RemnantInputError(
+            field,
+            f"a cohort with at least {minimum} events to fit a model",
+            f"{n_events} event" + ("" if n_events == 1 else "s"),
+        )
 
 
 def handle_missing(
@@ -161,9 +227,10 @@ def handle_missing(
 
 
 def encode_categoricals(
-    frame: pd.DataFrame, groups: Mapping[str, Sequence[str]]
+    frame: pd.DataFrame, groups: Mapping[str, Sequence[str]], categorical: Sequence[str] = ()
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
-    """One-hot encode non-numeric covariates, dropping the first (sorted) level.
+    """One-hot encode non-numeric covariates and those in ``categorical``, dropping the first
+    (sorted) level.
 
     A column ``c`` with levels ``a < b < d`` becomes ``c_b`` and ``c_d`` (0/1), in the same
     cause group; booleans become 0/1.
@@ -179,27 +246,28 @@ def encode_categoricals(
         names: list[str] = []
         for col in cols:
             series = out[col]
-            if pd.api.types.is_bool_dtype(series):
+            if col not in categorical and pd.api.types.is_bool_dtype(series):
                 out[col] = series.astype(int)
                 names.append(col)
-            elif pd.api.types.is_numeric_dtype(series):
+                continue
+            if col not in categorical and pd.api.types.is_numeric_dtype(series):
                 names.append(col)
-            else:
-                dummies = pd.get_dummies(
-                    series.astype(str), prefix=col, prefix_sep="_", drop_first=True, dtype=int
+                continue
+            dummies = pd.get_dummies(
+                series.astype(str), prefix=col, prefix_sep="_", drop_first=True, dtype=int
+            )
+            clash = [d for d in dummies.columns if d in out.columns]
+            if clash:
+                raise RemnantInputError(
+                    f"covariate {col!r}",
+                    "one-hot column names that are not already in the data",
+                    ", ".join(clash),
                 )
-                clash = [d for d in dummies.columns if d in out.columns]
-                if clash:
-                    raise RemnantInputError(
-                        f"covariate {col!r}",
-                        "one-hot column names that are not already in the data",
-                        ", ".join(clash),
-                    )
-                at = out.columns.get_loc(col)
-                out = out.drop(columns=[col])
-                for offset, name in enumerate(dummies.columns):
-                    out.insert(int(at) + offset, name, dummies[name].to_numpy())  # type: ignore[arg-type]
-                names.extend(dummies.columns)
+            at = out.columns.get_loc(col)
+            out = out.drop(columns=[col])
+            for offset, name in enumerate(dummies.columns):
+                out.insert(int(at) + offset, name, dummies[name].to_numpy())  # type: ignore[arg-type]
+            names.extend(dummies.columns)
         new_groups[group] = tuple(names)
     return out, new_groups
 
@@ -215,6 +283,7 @@ def assemble_cohort(
     provenance: Provenance,
     missing: str = "drop",
     death_first: np.ndarray | None = None,
+    categorical: Sequence[str] = (),
 ) -> Cohort:
     """Build a :class:`Cohort` from covariates in ``raw`` and an already checked outcome.
 
@@ -234,11 +303,15 @@ def assemble_cohort(
         ``"drop"`` or ``"impute"`` (see :func:`handle_missing`).
     death_first
         Optional 0/1 per row: the event was a death without a recurrence before it.
+    categorical
+        Covariates to one-hot encode even when they hold numbers (see
+        :func:`check_covariates`).
     """
     unknown = [g for g in groups if g not in CAUSE_GROUPS]
     if unknown:
         raise ValueError(f"unknown cause groups {unknown}")
     covariates = [c for g in CAUSE_GROUPS for c in groups.get(g, ())]
+    check_covariates(raw, covariates, categorical)
     table = raw.loc[:, covariates].reset_index(drop=True).copy()
     table.insert(0, EVENT_COL, np.asarray(event, dtype=int))
     table.insert(0, TIME_COL, np.asarray(time_days, dtype=float))
@@ -251,7 +324,9 @@ def assemble_cohort(
         )
     if int(table[EVENT_COL].sum()) == 0:
         raise RemnantInputError("event", "at least one event among the complete rows", "no events")
-    table, encoded = encode_categoricals(table, {g: groups.get(g, ()) for g in CAUSE_GROUPS})
+    table, encoded = encode_categoricals(
+        table, {g: groups.get(g, ()) for g in CAUSE_GROUPS}, categorical
+    )
     return Cohort(
         name=name,
         frame=table,

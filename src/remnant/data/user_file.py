@@ -1,8 +1,9 @@
 """Reading a user's own cohort from a .csv or .parquet file.
 
 The file has one row per patient, a follow-up time column, a 0/1 event column and covariate
-columns assigned to cause groups by the caller. Non-numeric covariates are one-hot encoded
-(first sorted level dropped). See docs/data.md, section "Your own data".
+columns assigned to cause groups by the caller. Covariates that hold no number at all, or
+are declared categorical, are one-hot encoded (first sorted level dropped). See
+docs/data.md, section "Your own data".
 """
 
 from __future__ import annotations
@@ -36,13 +37,35 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise RemnantInputError("file", "an existing, readable file", str(p), detail="not found")
     try:
         if suffix == ".csv":
-            return pd.read_csv(p)
-        return pd.read_parquet(p)
+            table = pd.read_csv(p)
+            names = _raw_header(p)
+        else:
+            import pyarrow.parquet as pq
+
+            names = [str(c) for c in pq.read_schema(p).names]
+            table = pd.read_parquet(p)
     except Exception as exc:  # noqa: BLE001 - parsers raise many types; all mean "unreadable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RemnantInputError(
             "file", f"a readable {suffix} file", str(p), detail=reason[:200]
-        ) from exc
+        ) from None
+    duplicated = sorted({c for c in names if names.count(c) > 1})
+    if duplicated:
+        raise RemnantInputError(
+            "file",
+            "distinct column names",
+            str(p),
+            detail="duplicated: " + ", ".join(duplicated)[:200],
+        )
+    return table
+
+
+def _raw_header(path: Path) -> list[str]:
+    # pandas renames a repeated header ("a", "a.1"); the first line as written is the truth.
+    import csv
+
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        return next(csv.reader(handle), [])
 
 
 def load_file(
@@ -58,6 +81,7 @@ def load_file(
     *,
     endpoint: str | None = None,
     death_col: str | None = None,
+    categorical_cols: Sequence[str] = (),
 ) -> Cohort:
     """Load a user cohort from a .csv or .parquet file.
 
@@ -84,6 +108,10 @@ def load_file(
         Optional 0/1 column: 1 where the event was a death without a recurrence before it
         (an endpoint of recurrence or death). The fit then gives those deaths their own hazard
         (needs an ``age`` covariate, years).
+    categorical_cols
+        Covariates to one-hot encode even when they hold numbers. Any other covariate is
+        categorical only when it holds no number at all; a number column with a stray word,
+        a non-finite or an implausibly large value is an error naming the column and row.
 
     Returns
     -------
@@ -166,6 +194,7 @@ def load_file(
         ),
         missing=missing,
         death_first=death_first,
+        categorical=tuple(categorical_cols),
     )
 
 

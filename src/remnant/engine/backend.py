@@ -36,9 +36,14 @@ class ThreadBackend:
         it = iter(indices)
         pending: deque[Future[T]] = deque()
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for idx in it:
-                pending.append(pool.submit(fn, idx))
-                if len(pending) >= self.max_in_flight:
+            try:
+                for idx in it:
+                    pending.append(pool.submit(fn, idx))
+                    if len(pending) >= self.max_in_flight:
+                        yield pending.popleft().result()
+                while pending:
                     yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            finally:
+                # On an interrupt or an error, chunks not yet started are not started.
+                for future in pending:
+                    future.cancel()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from remnant._files import ordinary_permissions  # noqa: E402
+from remnant.files import write_atomic  # noqa: E402
 from remnant.model.units import DAYS_PER_YEAR  # noqa: E402
 
 
@@ -53,15 +51,8 @@ def plot_cumulative_recurrence(
 
 
 def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save a figure to PNG via a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    ordinary_permissions(tmp)
+    """Save a figure to PNG atomically (never half-written) and close it."""
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        return write_atomic(path, lambda p: fig.savefig(p, dpi=120, format="png"), suffix=".png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from remnant.data.preparation import DAYS_PER_YEAR
 from remnant.yardstick.calibration import smoothed_observed_risk
 from remnant.yardstick.evaluate import Evaluation
-from remnant.yardstick.output import write_atomic
+from remnant.files import write_atomic
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -106,13 +106,18 @@ def km_by_risk_figure(evaluation: Evaluation, n_groups: int = 3) -> Figure:
     return fig
 
 
+def plot_paths(directory: str | Path, model: str) -> list[Path]:
+    """The files :func:`write_plots` writes for ``model``: calibration, then KM by risk."""
+    out = Path(directory)
+    return [out / f"calibration_{model}.png", out / f"km_by_risk_{model}.png"]
+
+
 def write_plots(evaluation: Evaluation, directory: str | Path) -> list[Path]:
     """Write ``calibration_<model>.png`` and ``km_by_risk_<model>.png`` into ``directory``
     (created if needed); returns the paths."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    model = evaluation.summary["model"]
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    calibration, km = plot_paths(directory, evaluation.summary["model"])
     return [
-        _save(calibration_figure(evaluation), out / f"calibration_{model}.png"),
-        _save(km_by_risk_figure(evaluation), out / f"km_by_risk_{model}.png"),
+        _save(calibration_figure(evaluation), calibration),
+        _save(km_by_risk_figure(evaluation), km),
     ]

@@ -1,0 +1,194 @@
+"""Files a command writes: checked before any work, written whole or not at all.
+
+Every result file goes through :func:`write_atomic`: the content is written to a hidden
+temporary file in the target's directory, then renamed onto the target, so a reader never
+sees a half-written file and a failure (or an interrupt) leaves the target as it was.
+
+:func:`check_output_file` and :func:`check_output_dir` are called by the command line before
+any computation: the parent directory exists and can be written, the path is not a directory
+(for a file) or a special file, and it is not one of the command's own inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from remnant.errors import RemnantInputError
+
+# Prefix of every temporary file: hidden, so that a run killed before the rename leaves
+# nothing that a listing or a later run of the same command picks up.
+TEMP_PREFIX = "."
+
+
+def umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def ordinary_permissions(path: str | Path) -> None:
+    """Give a temporary file (owner-only from ``mkstemp``) the permissions of an ordinary file."""
+    os.chmod(path, 0o666 & ~umask())
+
+
+def temporary_beside(target: Path, suffix: str = "") -> Path:
+    """A new empty hidden file in ``target``'s directory, with ordinary permissions."""
+    fd, name = tempfile.mkstemp(
+        prefix=f"{TEMP_PREFIX}{target.name}.", suffix=suffix + ".tmp", dir=target.parent
+    )
+    os.close(fd)
+    ordinary_permissions(name)
+    return Path(name)
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object], suffix: str = "") -> Path:
+    """Call ``write(temporary_path)`` and move the result onto ``path``.
+
+    Parameters
+    ----------
+    path
+        Final file; its directory must exist.
+    write
+        Writes the content to the path it is given.
+    suffix
+        Suffix of the temporary file before ``.tmp`` (some writers pick the format from the
+        name, e.g. ``".png"``; matplotlib is also told the format).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    target = Path(path)
+    tmp = temporary_beside(target, suffix)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_writable_dir(flag: str, directory: Path, shown: str) -> None:
+    if not directory.is_dir():
+        raise RemnantInputError(
+            flag, "a path in an existing directory", shown, detail=f"no directory {directory}"
+        )
+    # A real probe: permission bits say nothing for root or on a read-only file system.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}remnant-probe.", dir=directory)
+    except OSError as exc:
+        raise RemnantInputError(
+            flag,
+            "a path in a writable directory",
+            shown,
+            detail=f"cannot write in {directory}: {exc.strerror or exc}",
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_not_input(flag: str, path: Path, inputs: Iterable[tuple[str, Path | None]]) -> None:
+    for input_flag, given in inputs:
+        if given is not None and _same_file(path, Path(given)):
+            raise RemnantInputError(
+                flag,
+                "a path other than the command's inputs",
+                str(path),
+                detail=f"it is the {input_flag} file; an input is never overwritten",
+            )
+
+
+def check_output_file(
+    flag: str,
+    path: Path | str,
+    *,
+    suffix: str | tuple[str, ...] | None = None,
+    inputs: Iterable[tuple[str, Path | None]] = (),
+) -> Path:
+    """Check that ``path`` can receive a result file, before any work.
+
+    Parameters
+    ----------
+    flag
+        The command-line flag that gave the path (named in the error).
+    path
+        The output file.
+    suffix
+        Allowed suffix or suffixes (case-insensitive), e.g. ``".json"``.
+    inputs
+        ``(flag, path)`` of the command's input files; the output may be none of them (same
+        resolved path or the same inode, as for a hard link).
+
+    Raises
+    ------
+    RemnantInputError
+        Wrong suffix, a directory or special file, a missing or unwritable parent, an input.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise RemnantInputError(flag, "a file path", str(p), detail="is a directory")
+    if suffix is not None:
+        allowed = (suffix,) if isinstance(suffix, str) else suffix
+        if p.suffix.lower() not in allowed:
+            raise RemnantInputError(flag, "a file path ending in " + " or ".join(allowed), str(p))
+    if p.exists() or p.is_symlink():
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            mode = 0
+        if not stat.S_ISREG(mode):
+            raise RemnantInputError(
+                flag, "a regular file path", str(p), detail="is a special file or a broken link"
+            )
+    _check_not_input(flag, p, inputs)
+    _check_writable_dir(flag, p.parent if str(p.parent) else Path("."), str(p))
+    return p
+
+
+def check_output_dir(
+    flag: str, path: Path | str, *, inputs: Iterable[tuple[str, Path | None]] = ()
+) -> Path:
+    """Check that ``path`` is a writable directory, or can be created in an existing one.
+
+    Raises
+    ------
+    RemnantInputError
+        ``path`` is a file, or neither it nor its parent is a writable directory, or it is
+        one of the inputs.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise RemnantInputError(flag, "a directory", str(p), detail="is a file")
+    _check_not_input(flag, p, inputs)
+    _check_writable_dir(flag, p if p.is_dir() else p.parent, str(p))
+    return p
+
+
+def check_planned_files(
+    flag: str, files: Iterable[Path], *, inputs: Iterable[tuple[str, Path | None]] = ()
+) -> None:
+    """The files a directory output will receive (``--report DIR`` -> ``DIR/x.csv``) can be
+    written and are none of the inputs; a directory still to be created holds none."""
+    inputs = list(inputs)
+    for target in files:
+        if Path(target).parent.is_dir():
+            check_output_file(flag, target, inputs=inputs)
