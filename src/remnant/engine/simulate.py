@@ -20,7 +20,8 @@ from remnant.engine.backend import ThreadBackend
 from remnant.engine.chunks import SCHEMA, ChunkPlan, run_chunk
 from remnant.engine.summary import Summary
 from remnant.errors import RemnantInputError
-from remnant.model.presets import preset
+from remnant.model import _validate as validate
+from remnant.model.presets import PRESETS, preset
 from remnant.model.scenario import Scenario
 from remnant.provenance import provenance
 
@@ -66,6 +67,19 @@ def _check_int(field_name: str, value: Any, lo: int, hi: int | None = None) -> i
     return int(value)
 
 
+def _check_out(out: Any) -> Path:
+    """The Parquet file to stream to: a ``.parquet`` path in an existing directory."""
+    path = validate.path("out", out)
+    if path.suffix.lower() != ".parquet":
+        raise RemnantInputError("out", "a path ending in .parquet", str(out))
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise RemnantInputError("out", "a path in an existing directory", str(out))
+    if path.is_dir():
+        raise RemnantInputError("out", "a file path, not a directory", str(out))
+    return path
+
+
 def simulate(
     scenario: Scenario | str,
     n_patients: int,
@@ -96,13 +110,23 @@ def simulate(
         Stream the rows to this Parquet file (written to a temporary file, then renamed);
         the returned ``table`` is then None, and memory does not grow with ``n_patients``.
     progress : bool or callable
-        Show a progress bar on stderr, or call ``progress(patients_done)`` after each chunk.
+        Show a progress bar on stderr, or call ``progress(patients_done)`` after each chunk
+        (None: no bar).
 
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    RemnantInputError
+        A bad argument, named, before any patient is simulated.
     """
     if isinstance(scenario, str):
+        if scenario not in PRESETS:
+            raise RemnantInputError(
+                "scenario", "a Scenario or a preset name: " + ", ".join(PRESETS), scenario
+            )
         scenario = preset(scenario)
     if not isinstance(scenario, Scenario):
         raise RemnantInputError("scenario", "a Scenario or a preset name", type(scenario).__name__)
@@ -116,6 +140,10 @@ def simulate(
         raise RemnantInputError("horizon_years", "a number of years in (0, 100]", horizon_years)
     if workers is not None:
         workers = _check_int("workers", workers, 1, 1024)
+    if out is not None:
+        out = _check_out(out)
+    if not callable(progress):
+        progress = bool(validate.flag("progress", progress))
 
     plan = ChunkPlan.build(scenario, n_patients, seed, float(horizon_years))
     metadata = {

@@ -36,6 +36,8 @@ HORIZONS_YEARS = (1, 3, 5, 10)
 SHARE_YEARS = 5.0
 CURVE_YEARS = 10.0
 POSTERIOR_DRAWS = 200
+MIN_DRAWS = 2  # percentiles of a single draw are that draw: no band
+MAX_DRAWS = 10_000  # draws x patients x times of risks are held at once
 COUNTERFACTUALS = ("earlier", "clear_margin", "high_immunity", "all")
 
 
@@ -177,25 +179,36 @@ def explain(
     recurrence_free_years : float
         Years already without recurrence, for the conditional risk (0: none).
     draws, seed : int
-        Posterior draws for the bands and intervals.
+        Posterior draws for the bands and intervals: ``draws`` a whole number in
+        [2, 10000] (a band needs at least two draws), ``seed`` in [0, 2**32 - 1].
+
+    Raises
+    ------
+    RemnantInputError
+        A bad argument, named, before any computation.
     """
-    validate.seed("seed", seed)
+    if not isinstance(patient, Patient):
+        raise RemnantInputError("patient", "a Patient (remnant.Patient)", type(patient).__name__)
+    if fit is not None and not isinstance(fit, RemnantFit):
+        raise RemnantInputError(
+            "fit", "a RemnantFit or None (the shipped model)", type(fit).__name__
+        )
+    earlier_months = validate.in_range("earlier_months", earlier_months, 0.0, 120.0)
+    recurrence_free_years = validate.in_range(
+        "recurrence_free_years", recurrence_free_years, 0.0, 9.0
+    )
+    draws = validate.whole_number("draws", draws, MIN_DRAWS, MAX_DRAWS)
+    seed = validate.seed("seed", seed)
     if fit is None:
         from remnant.explain.default_model import load_default
 
         fit = load_default(patient.cancer)
     if fit.links.kind != "mechanism" or fit.links.cancer != patient.cancer:
         raise RemnantInputError(
-            "--model",
+            "fit",
             f"a model fitted with mechanism links for {patient.cancer}",
             f"{fit.links.kind} links for {fit.links.cancer}",
         )
-    for name, value, hi in (
-        ("earlier_months", earlier_months, 120.0),
-        ("recurrence_free_years", recurrence_free_years, 9.0),
-    ):
-        if not (isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= hi):
-            raise RemnantInputError(name, f"a number in [0, {hi:g}]", value)
     ref = reference_patient(patient)
     subsets = [
         frozenset(s) for k in range(len(CAUSES) + 1) for s in itertools.combinations(CAUSES, k)

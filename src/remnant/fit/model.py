@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ from remnant.errors import RemnantInputError
 from remnant.fit.death import NAMES as DEATH_NAMES
 from remnant.fit.death import OtherCauseDeath, fit_death
 from remnant.fit.evidence import Expansion
-from remnant.fit.links import ColumnLinks, Design, Links, MechanismLinks
+from remnant.fit.links import CAUSES, ColumnLinks, Design, Links, MechanismLinks
 from remnant.fit.map import MapResult, Objective, fit_map, near_mode
 from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
+from remnant.likelihood.cohort import FIELDS as PATIENT_FIELDS
 from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
@@ -39,6 +40,128 @@ COHORT_CANCER = {"colon": "colon", "rotterdam": "breast", "gbsg": "breast"}
 RISK_HORIZON_YEARS = 5.0  # risk score: probability of the endpoint by 5 years
 AGE_COL = "age"  # age at surgery (years): the hazard of death without recurrence needs it
 FORMAT = "remnant-fit/1"
+LINK_KINDS = ("columns", "mechanism")
+MAX_FIT_DRAWS = 4096  # lapse schedules: each one costs a full pass over the kernel table
+# The numeric fields of a patient table (mechanism links); cancer and margin are names.
+PATIENT_NUMBERS = ("size_mm", "nodes", "grade", "immunity", "age")
+
+
+def _table_of(field: str, X: Any) -> pd.DataFrame:
+    """The covariate table of ``X``: a cohort's covariates, or the DataFrame itself."""
+    if isinstance(X, Cohort):
+        return X.X
+    if isinstance(X, pd.DataFrame):
+        return X
+    raise RemnantInputError(field, "a pandas DataFrame or a Cohort", type(X).__name__)
+
+
+def _has_column(X: pd.DataFrame, column: Any) -> bool:
+    try:
+        return bool(column in X.columns)
+    except TypeError:  # an unhashable name
+        return False
+
+
+def _first_not_number(values: Any) -> Any:
+    for v in np.asarray(values, dtype=object).ravel():
+        try:
+            float(v)
+        except (TypeError, ValueError):
+            return v
+    return None
+
+
+def _check_numeric(field: str, X: pd.DataFrame, columns: Iterable[Any], *, finite: bool) -> None:
+    """Each of ``columns`` of ``X`` holds numbers (finite ones when ``finite``).
+
+    Raises
+    ------
+    RemnantInputError
+        Naming ``field`` and the column, with the first value that is not a (finite) number.
+    """
+    for col in columns:
+        where = f"{field} column {col!r}"
+        try:
+            numbers = X[col].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise RemnantInputError(where, "numbers", _first_not_number(X[col])) from None
+        if finite and not np.isfinite(numbers).all():
+            bad = float(numbers[~np.isfinite(numbers)][0])
+            raise RemnantInputError(where, "finite numbers (no missing values)", bad)
+
+
+def _check_covariates(field: str, X: pd.DataFrame, kind: str, used: Sequence[Any]) -> None:
+    """The columns a fit or a prediction reads are there and hold finite numbers.
+
+    Column links read ``used`` (as floats; a fit converts every column of a table); mechanism
+    links read the fields of :class:`remnant.model.Patient`.
+    """
+    if kind == "columns":
+        missing = [c for c in used if not _has_column(X, c)]
+        if missing:
+            raise RemnantInputError(
+                field,
+                "a table with the model's columns (" + ", ".join(map(str, used)) + ")",
+                ", ".join(map(str, missing)),
+            )
+        _check_numeric(field, X, used, finite=True)
+        return
+    missing = [f for f in PATIENT_FIELDS if f not in X.columns]
+    if missing:
+        raise RemnantInputError(
+            field, "a patient table with columns " + ", ".join(PATIENT_FIELDS), missing[0]
+        )
+    _check_numeric(field, X, PATIENT_NUMBERS, finite=True)
+
+
+def _check_times(times: Any, field: str = "times") -> np.ndarray:
+    """Times (days) as a 1-d float array: finite and >= 0."""
+    allowed = "finite times >= 0 (days): a number or a 1-d sequence of numbers"
+    if isinstance(times, str | bytes | Mapping | bool | np.bool_):
+        raise RemnantInputError(field, allowed, times)
+    try:
+        arr = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError, OverflowError):
+        raise RemnantInputError(field, allowed, type(times).__name__) from None
+    if arr.ndim != 1:
+        raise RemnantInputError(field, allowed, f"an array of shape {arr.shape}")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        raise RemnantInputError(field, allowed, float(arr[bad][0]))
+    return arr
+
+
+def _check_groups(groups: Any, X: pd.DataFrame) -> dict[str, tuple[Any, ...]] | None:
+    """Cause group -> columns of ``X``, or None."""
+    if groups is None:
+        return None
+    allowed = "a mapping of cause group (" + ", ".join(CAUSES) + ") -> column names"
+    if not isinstance(groups, Mapping):
+        raise RemnantInputError("groups", allowed, type(groups).__name__)
+    out: dict[str, tuple[Any, ...]] = {}
+    for cause, cols in groups.items():
+        if cause not in CAUSES:
+            raise RemnantInputError("groups", allowed, cause)
+        if isinstance(cols, str | bytes | Mapping) or not isinstance(cols, Iterable):
+            raise RemnantInputError(f"groups[{cause!r}]", "a list of column names", cols)
+        names = tuple(cols)
+        missing = [c for c in names if not _has_column(X, c)]
+        if missing:
+            raise RemnantInputError(
+                f"groups[{cause!r}]", "columns of data", ", ".join(map(str, missing))
+            )
+        out[cause] = names
+    return out
+
+
+def _check_sequence(field: str, value: Any) -> np.ndarray:
+    """A 1-d sequence (list, array, Series) as an array."""
+    if value is None or isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise RemnantInputError(field, "a sequence with one value per row", type(value).__name__)
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting
+        raise RemnantInputError(field, "a flat sequence with one value per row", value) from None
 
 
 def default_cancer(cohort_name: str) -> str:
@@ -105,9 +228,27 @@ class RemnantFit:
             index=pd.Index(names, name="parameter"),
         )
 
-    def curves(self, X: pd.DataFrame, times: Times, theta: np.ndarray | None = None) -> np.ndarray:
-        """``(S_rec, f_local, f_distant)`` per row of ``X`` and time, shape (n, n_times, 3)."""
-        return self.design_curves(self.links.design(X), times, theta)
+    def _covariates(self, X: Any) -> pd.DataFrame:
+        """``X`` as a table with the columns the links read (a bad ``X`` raises, naming it)."""
+        frame = _table_of("X", X)
+        used = self.links.columns if isinstance(self.links, ColumnLinks) else []
+        _check_covariates("X", frame, self.links.kind, used)
+        return frame
+
+    def curves(
+        self, X: pd.DataFrame | Cohort, times: Times, theta: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``(S_rec, f_local, f_distant)`` per row of ``X`` and time, shape (n, n_times, 3).
+
+        Raises
+        ------
+        RemnantInputError
+            ``X`` not a DataFrame or Cohort with the model's columns (finite numbers), or
+            ``times`` not finite and >= 0.
+        """
+        frame = self._covariates(X)
+        t = _check_times(times)
+        return self.design_curves(self.links.design(frame), t, theta)
 
     def design_curves(
         self, design: Design, times: Times, theta: np.ndarray | None = None
@@ -115,29 +256,40 @@ class RemnantFit:
         """As :meth:`curves` for patients already turned into a design (reused across
         parameter draws), at ``theta`` (default: the fitted mode)."""
         th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
+        t = _check_times(times)
         return self.table.curves(
-            times_array(times),
+            times_array(t),
             design.predictors(th),
             design.spread(th),
             design.grade_index,
             design.spread_integrated,
         )
 
-    def survival(self, X: pd.DataFrame, times: Times) -> pd.DataFrame:
+    def survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         """Probability of no endpoint event: index = times (days), one column per row of ``X``.
 
         Without recurrence (``S_rec``), times the probability of no death without recurrence
         when the fit modelled those deaths (the endpoint is then recurrence-free survival).
+
+        Raises
+        ------
+        RemnantInputError
+            ``X`` not a DataFrame or Cohort with the model's columns (finite numbers; an
+            ``age`` column when the fit models death without recurrence), or ``times`` not
+            finite and >= 0.
         """
-        t = times_array(times)
-        s = self.curves(X, t)[:, :, 0]
+        frame = self._covariates(X)
+        t = _check_times(times)
         if self.death is not None:
-            if AGE_COL not in X.columns:
+            if AGE_COL not in frame.columns:
                 raise RemnantInputError(
                     "X", "an 'age' column (years): the model includes death without recurrence"
                 )
-            s = s * self.death.survival(t, X[AGE_COL].to_numpy(dtype=float))
-        return pd.DataFrame(s.T, index=pd.Index(t, name="time_days"), columns=X.index)
+            _check_numeric("X", frame, [AGE_COL], finite=True)
+        s = self.curves(frame, t)[:, :, 0]
+        if self.death is not None:
+            s = s * self.death.survival(t, frame[AGE_COL].to_numpy(dtype=float))
+        return pd.DataFrame(s.T, index=pd.Index(t, name="time_days"), columns=frame.index)
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
@@ -190,9 +342,9 @@ class RemnantFit:
                     mech,
                     dict(ld["means"]),
                     dict(ld["scales"]),
-                    bool(ld.get("fit_spread", True)),
-                    fit_clock=bool(ld.get("fit_clock", False)),
-                    clock_links=bool(ld.get("clock_links", False)),
+                    _stored_flag("links.fit_spread", ld.get("fit_spread", True)),
+                    fit_clock=_stored_flag("links.fit_clock", ld.get("fit_clock", False)),
+                    clock_links=_stored_flag("links.clock_links", ld.get("clock_links", False)),
                     prior_scale=float(ld.get("prior_scale", 1.0)),
                     grades_seen=tuple(int(g) for g in ld.get("grades", (2,))),
                     # model files written before grades chose the kinetics: grade 2 for all
@@ -202,7 +354,7 @@ class RemnantFit:
                 links = MechanismLinks(
                     ld["cancer"],
                     mech,
-                    bool(ld["fit_spread"]),
+                    _stored_flag("links.fit_spread", ld["fit_spread"]),
                     tuple(ld["grades"]),
                     seed_slope=float(ld.get("seed_slope", 1.0)),
                     seed_centre=float(ld.get("seed_centre", 0.0)),
@@ -221,37 +373,70 @@ class RemnantFit:
                 grad_max=float(fit["gradient_max"]),
                 seconds=float(fit["seconds"]),
             )
+            k = len(names)
+            if result.theta.shape != (k,) or result.covariance.shape != (k, k):
+                raise ValueError(
+                    f"{k} parameters but theta of shape {result.theta.shape} and covariance "
+                    f"of shape {result.covariance.shape}"
+                )
             dd = data.get("death_without_recurrence")
             death = None if dd is None else OtherCauseDeath.from_dict(dd)
-        except (KeyError, TypeError, ValueError) as exc:
+            info = dict(data.get("data", {}))
+            n_draws = validate.whole_number("fit.lapse_draws", fit["lapse_draws"], 1)
+            seed = validate.seed("fit.seed", fit["seed"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RemnantInputError(source, "a complete remnant model file", str(exc)) from None
-        return cls(
-            links,
-            result,
-            dict(data.get("data", {})),
-            int(fit["lapse_draws"]),
-            int(fit["seed"]),
-            death,
-        )
+        return cls(links, result, info, n_draws, seed, death)
 
     @classmethod
     def load(cls, path: str | Path) -> RemnantFit:
-        """Read a model file written by :meth:`save`."""
-        p = Path(path)
+        """Read a model file written by :meth:`save`.
+
+        Raises
+        ------
+        RemnantInputError
+            ``path`` not a path, or naming the path: no such file, unreadable, not JSON, or
+            not a complete model file.
+        """
+        p = validate.path("path", path)
         if not p.is_file():
-            raise RemnantInputError("--model", "an existing model JSON file", str(path))
+            raise RemnantInputError("path", "an existing model JSON file", str(path))
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise RemnantInputError(
-                "--model", "a JSON model file", str(path), detail=str(exc)
+                "path", "a readable model JSON file", str(path), detail=exc.strerror or str(exc)
+            ) from None
+        except (ValueError, RecursionError) as exc:  # not UTF-8 or not JSON
+            raise RemnantInputError(
+                "path", "a JSON model file", str(path), detail=str(exc).splitlines()[0]
             ) from None
         return cls.from_dict(data, source=str(path))
 
 
-def _check_outcome(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = np.asarray(time, dtype=float).ravel()
-    e = np.asarray(event).ravel()
+def _stored_flag(field: str, value: Any) -> bool:
+    """A True/False switch read from a model file."""
+    out = validate.flag(field, value, allow_none=False)
+    assert out is not None
+    return out
+
+
+def _check_outcome(time: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        t = np.asarray(time, dtype=float).ravel()
+    except (TypeError, ValueError, OverflowError):
+        raise RemnantInputError("time", "numbers (days)", _first_not_number(time)) from None
+    try:
+        e = np.asarray(event).ravel()
+    except (TypeError, ValueError):  # ragged nesting
+        raise RemnantInputError("event", "0 (censored) or 1 (recurrence)", event) from None
+    if e.dtype.kind == "O" and all(isinstance(v, int | float | np.number | np.bool_) for v in e):
+        e = e.astype(float)
+    if e.dtype.kind not in "biuf":
+        first = next((v for v in e if not isinstance(v, int | float | np.number)), None)
+        if isinstance(first, np.generic):
+            first = first.item()
+        raise RemnantInputError("event", "0 (censored) or 1 (recurrence)", first)
     if t.shape != e.shape:
         raise RemnantInputError("event", f"one event per time ({t.shape[0]})", e.shape)
     if not np.isfinite(t).all() or (t < 0).any():
@@ -335,16 +520,49 @@ def fit(
     RemnantInputError
         Bad data or options. ``ConvergenceError`` when the fit does not converge.
     """
-    validate.seed("seed", seed)
-    if clock_links is not None and not isinstance(clock_links, bool | np.bool_):
-        raise RemnantInputError(
-            "clock_links", "True, False or None (chosen by the evidence)", clock_links
-        )
-    mech = mechanism or Mechanism()
+    # -- the arguments, before any work --
+    if not isinstance(data, Cohort | pd.DataFrame):
+        raise RemnantInputError("data", "a Cohort or a pandas DataFrame", type(data).__name__)
+    links = validate.choice("links", links, LINK_KINDS)
+    if cancer is not None:
+        validate.choice("cancer", cancer, CANCERS)
+    if mechanism is not None and not isinstance(mechanism, Mechanism):
+        raise RemnantInputError("mechanism", "a Mechanism or None", type(mechanism).__name__)
+    fit_spread = validate.flag("fit_spread", fit_spread)
+    fit_clock = validate.flag("fit_clock", fit_clock)
+    # None: chosen by the evidence
+    clock_links = validate.flag("clock_links", clock_links)
+    death_hazard = bool(validate.flag("death_hazard", death_hazard, allow_none=False))
+    n_draws = validate.whole_number("n_draws", n_draws, 1, MAX_FIT_DRAWS)
+    seed = validate.seed("seed", seed)
+    validate.optional_callable("callback", callback)
+    if prior_scale is not None:
+        prior_scale = validate.positive("prior_scale", prior_scale)
+    if links == "mechanism" and clock_links:
+        raise RemnantInputError("clock_links", "column links (links='columns')", True)
+    if links == "mechanism" and prior_scale is not None:
+        raise RemnantInputError("prior_scale", "column links (links='columns')", prior_scale)
+    X = data.X if isinstance(data, Cohort) else data
+    given = _check_groups(groups, X)
+    if isinstance(data, Cohort):
+        t, e = _check_outcome(data.time, data.event)
+        used: list[Any] = list(data.covariates)
+    else:
+        if time is None:
+            raise RemnantInputError("time", "times (days), one per row, with a covariate table")
+        if event is None:
+            raise RemnantInputError("event", "events (0/1), one per row, with a covariate table")
+        t, e = _check_outcome(_check_sequence("time", time), _check_sequence("event", event))
+        if len(X) != t.shape[0]:
+            raise RemnantInputError("time", f"one time per row ({len(X)})", t.shape[0])
+        if links == "columns":  # every column of the table is read as numbers
+            _check_numeric("data", X, X.columns, finite=False)
+        used = [c for cols in (given or {"other": tuple(X.columns)}).values() for c in cols]
+    _check_covariates("data", X, links, used)
+
+    mech = Mechanism() if mechanism is None else mechanism
     death: OtherCauseDeath | None = None
     if isinstance(data, Cohort):
-        X = data.X
-        t, e = _check_outcome(data.time, data.event)
         first = data.death_first
         if death_hazard and first is not None and AGE_COL in X.columns:
             death = fit_death(t, first, X[AGE_COL].to_numpy(dtype=float))
@@ -365,13 +583,7 @@ def fit(
         }
         cancer = cancer or default_cancer(data.name)
     else:
-        if time is None or event is None:
-            raise RemnantInputError("time, event", "times and events with a covariate table")
-        X = data
-        t, e = _check_outcome(np.asarray(time), np.asarray(event))
-        if len(X) != t.shape[0]:
-            raise RemnantInputError("time", f"one time per row ({len(X)})", t.shape[0])
-        grp = {k: tuple(v) for k, v in (groups or {"other": tuple(X.columns)}).items()}
+        grp = given or {"other": tuple(X.columns)}
         info = {"name": "table", "rows": len(X), "events": int(e.sum())}
         cancer = cancer or (str(X["cancer"].iloc[0]) if "cancer" in X else "colon")
     if cancer not in CANCERS:
@@ -388,16 +600,10 @@ def fit(
             # by default the largest model; the evidence then decides (_choose_by_evidence)
             clock_links=bool(grp.get("stage")) if clock_links is None else bool(clock_links),
         )
-    elif links == "mechanism":
-        if clock_links:
-            raise RemnantInputError("clock_links", "column links (links='columns')", True)
-        lk = MechanismLinks(cancer, mech, bool(fit_spread))
     else:
-        raise RemnantInputError("links", "columns or mechanism", links)
-    if prior_scale is not None:
-        if not isinstance(lk, ColumnLinks):
-            raise RemnantInputError("prior_scale", "column links (links='columns')", prior_scale)
-        lk.prior_scale = validate.positive("prior_scale", prior_scale)
+        lk = MechanismLinks(cancer, mech, bool(fit_spread))
+    if prior_scale is not None and isinstance(lk, ColumnLinks):
+        lk.prior_scale = prior_scale
     lk.standardise(X)
     table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)
     start: np.ndarray | None = None
@@ -507,13 +713,20 @@ class RemnantModel(SurvivalModel):
         clock_links: bool | None = None,
         prior_scale: float | None = None,
     ) -> None:
+        # checked here, so that a bad option fails before any fold is fitted
+        if cancer is not None:
+            validate.choice("cancer", cancer, CANCERS)
+        validate.seed("seed", seed)
+        validate.positive("risk_horizon_years", risk_horizon_years)
+        if prior_scale is not None:
+            validate.positive("prior_scale", prior_scale)
         self.cancer = cancer
         self.seed = seed
         self.risk_horizon_years = risk_horizon_years
-        self.fit_spread = fit_spread
-        self.death_hazard = death_hazard
-        self.fit_clock = fit_clock
-        self.clock_links = clock_links
+        self.fit_spread = validate.flag("fit_spread", fit_spread)
+        self.death_hazard = bool(validate.flag("death_hazard", death_hazard, allow_none=False))
+        self.fit_clock = validate.flag("fit_clock", fit_clock)
+        self.clock_links = validate.flag("clock_links", clock_links)
         self.prior_scale = prior_scale
         self.fit_: RemnantFit | None = None
 
@@ -540,8 +753,36 @@ class RemnantModel(SurvivalModel):
             raise RuntimeError("the model is not fitted")
         return self.fit_
 
+    def _design(self, X: pd.DataFrame | Cohort) -> pd.DataFrame:
+        """The fitted covariates of ``X``, in the fitted order, as floats.
+
+        Raises
+        ------
+        RemnantInputError
+            ``X`` not a DataFrame or Cohort, a fitted covariate missing or not numeric.
+        """
+        frame = _table_of("X", X)
+        missing = [c for c in self.covariates_ if not _has_column(frame, c)]
+        if missing:
+            raise RemnantInputError(
+                "X",
+                "the covariates the model was fitted on (" + ", ".join(self.covariates_) + ")",
+                ", ".join(missing),
+            )
+        _check_numeric("X", frame, self.covariates_, finite=False)
+        return frame.loc[:, self.covariates_].astype(float)
+
     def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
-        return self._fitted().survival(self._design(X), times)
+        """S(t | x): index = ``times`` (days), one column per row of ``X``.
+
+        Raises
+        ------
+        RemnantInputError
+            ``X`` without the fitted covariates (finite numbers), or ``times`` not finite
+            and >= 0.
+        """
+        fitted = self._fitted()
+        return fitted.survival(self._design(X), times)
 
     def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
         h = self.risk_horizon_years * DAYS_PER_YEAR

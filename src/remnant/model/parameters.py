@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from remnant.errors import RemnantInputError
 from remnant.model import _validate as v
@@ -47,6 +50,10 @@ STAGE_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
         "III": {"size_mm": 45.0, "nodes": 5},
     },
 }
+
+# Most post-operative dip steps: the dip is over within weeks, so thousands of steps are a
+# typo (and a huge count would overflow the kernel's integers).
+MAX_DIP_STEPS = 10_000
 
 # Default ages at surgery (years): median age at colon / breast cancer diagnosis.
 DEFAULT_AGE = {"colon": 68.0, "breast": 60.0}
@@ -89,7 +96,11 @@ class Patient:
         nodes = v.non_negative_int("nodes", self.nodes)
         if nodes > 100:
             raise RemnantInputError("nodes", "a whole number in [0, 100]", self.nodes)
-        if isinstance(self.grade, bool) or self.grade not in GRADES:
+        if (
+            isinstance(self.grade, bool | np.bool_)
+            or not isinstance(self.grade, int | float | np.integer | np.floating)
+            or self.grade not in GRADES
+        ):
             raise RemnantInputError("grade", "one of 1, 2, 3", self.grade)
         v.choice("margin", self.margin, MARGINS)
         immunity = v.in_range("immunity", self.immunity, 0.01, 100.0)
@@ -129,6 +140,13 @@ class Patient:
 
     def replace(self, **changes: Any) -> Patient:
         """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise RemnantInputError(
+                "patient",
+                "known patient fields: " + ", ".join(f.name for f in dataclasses.fields(self)),
+                sorted(unknown)[0],
+            )
         return dataclasses.replace(self, **changes)
 
 
@@ -222,14 +240,14 @@ class Mechanism:
             "seeding_coefficient",
             "wake_rate",
         ):
-            d = dict(getattr(self, name))
+            d = _table(name, getattr(self, name), CANCERS)
             for cancer in CANCERS:
                 if cancer not in d:
                     raise RemnantInputError(name, f"a value for each of {', '.join(CANCERS)}")
                 check = v.non_negative if name == "wake_rate" else v.positive
                 check(f"{name}.{cancer}", d[cancer])
             object.__setattr__(self, name, {c: float(d[c]) for c in CANCERS})
-        res = dict(self.residual_cells)
+        res = _table("residual_cells", self.residual_cells, MARGINS)
         for m in MARGINS:
             if m not in res:
                 raise RemnantInputError(
@@ -268,7 +286,9 @@ class Mechanism:
         )
         for name in ("dip_depth", "lapse_depth"):
             object.__setattr__(self, name, v.in_range(name, getattr(self, name), 0.0, 0.99))
-        object.__setattr__(self, "dip_steps", v.non_negative_int("dip_steps", self.dip_steps))
+        object.__setattr__(
+            self, "dip_steps", v.whole_number("dip_steps", self.dip_steps, 0, MAX_DIP_STEPS)
+        )
         v.in_range("seeding_exponent", self.seeding_exponent, 0.3, 1.0)
         if self.switch_cells < 10:
             raise RemnantInputError("switch_cells", "a number >= 10", self.switch_cells)
@@ -290,6 +310,13 @@ class Mechanism:
         if unknown:
             raise RemnantInputError("mechanism", "known mechanism parameters", sorted(unknown)[0])
         return dataclasses.replace(self, **changes)
+
+
+def _table(name: str, value: Any, keys: tuple[str, ...]) -> dict[Any, Any]:
+    """A mechanism parameter given per cancer or per margin: a mapping keyed by ``keys``."""
+    if not isinstance(value, Mapping):
+        raise RemnantInputError(name, "a table keyed by " + ", ".join(keys), value)
+    return dict(value)
 
 
 def mechanism_fields() -> tuple[str, ...]:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from remnant.errors import RemnantInputError
+from remnant.model import _validate as v
 from remnant.model.parameters import Mechanism, Patient, mechanism_fields
 
 PATIENT_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
@@ -59,27 +60,34 @@ class Scenario:
     name: str = "custom"
 
     def __post_init__(self) -> None:
+        if not _is_collection(self.profiles):
+            raise RemnantInputError("profiles", "one or more Patient objects", self.profiles)
         profiles = tuple(self.profiles)
         if not profiles or not all(isinstance(p, Patient) for p in profiles):
             raise RemnantInputError("profiles", "one or more Patient objects", self.profiles)
-        weights = tuple(self.weights) if self.weights else (1.0,) * len(profiles)
+        if self.weights is None:
+            given: tuple[Any, ...] = ()
+        elif _is_collection(self.weights):
+            given = tuple(self.weights)
+        else:
+            raise RemnantInputError("weights", "a sequence of numbers >= 0", self.weights)
+        weights = given if given else (1.0,) * len(profiles)
         if len(weights) != len(profiles):
             raise RemnantInputError(
                 "weights", f"{len(profiles)} weights, one per profile", len(weights)
             )
         for w in weights:
-            if (
-                isinstance(w, bool)
-                or not isinstance(w, int | float)
-                or not math.isfinite(w)
-                or w < 0
-            ):
-                raise RemnantInputError("weight", "a finite number >= 0", w)
-        total = float(sum(weights))
-        if total <= 0:
-            raise RemnantInputError("weights", "at least one weight > 0", weights)
+            v.non_negative("weights", w)
+        try:
+            total = float(sum(weights))
+        except OverflowError:  # whole numbers beyond any float
+            total = math.inf
+        if not 0 < total < math.inf:
+            raise RemnantInputError("weights", "at least one weight > 0, with a finite sum", total)
         if not isinstance(self.mechanism, Mechanism):
             raise RemnantInputError("mechanism", "a Mechanism", type(self.mechanism).__name__)
+        if not isinstance(self.name, str):
+            raise RemnantInputError("name", "a string", self.name)
         object.__setattr__(self, "profiles", profiles)
         object.__setattr__(self, "weights", tuple(float(w) / total for w in weights))
 
@@ -88,7 +96,9 @@ class Scenario:
         cls, patient: Patient, mechanism: Mechanism | None = None, name: str = "custom"
     ) -> Scenario:
         """A scenario of one patient profile."""
-        return cls((patient,), (1.0,), mechanism or Mechanism(), name)
+        if not isinstance(patient, Patient):
+            raise RemnantInputError("patient", "a Patient", type(patient).__name__)
+        return cls((patient,), (1.0,), Mechanism() if mechanism is None else mechanism, name)
 
     def with_patients(self, **changes: Any) -> Scenario:
         """The same scenario with some patient fields changed in every profile."""
@@ -162,6 +172,11 @@ class Scenario:
                 "--scenario", "a valid TOML file", str(path), detail=str(exc).splitlines()[0]
             ) from None
         return cls.from_dict(data, source=str(path))
+
+
+def _is_collection(value: Any) -> bool:
+    """An iterable of items: a tuple, list, array... (not a string, a mapping or a Patient)."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
 
 
 def _patient_from_table(table: Any) -> Patient:

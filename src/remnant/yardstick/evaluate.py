@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from remnant.data.bundled import load_cohort
+from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.data.cohort import Cohort
-from remnant.data.preparation import DAYS_PER_YEAR, check_choice
+from remnant.data.preparation import DAYS_PER_YEAR
 from remnant.errors import ConvergenceError, RemnantInputError
 from remnant.model import _validate as validate
 from remnant.yardstick import calibration
@@ -81,27 +81,52 @@ class Evaluation:
 
 
 def parse_horizons(horizons_years: Sequence[float]) -> list[float]:
-    """Horizons in years, sorted, unique; each must be a positive finite number."""
+    """Horizons in years, sorted, unique; each must be a positive finite number.
+
+    Raises
+    ------
+    RemnantInputError
+        Not a sequence of numbers (a string, a mapping or a single number is refused), a
+        horizon that is not a finite number > 0 (a bool is not a number), or none at all.
+    """
+    if isinstance(horizons_years, str | bytes | Mapping) or not isinstance(
+        horizons_years, Iterable
+    ):
+        raise RemnantInputError(
+            "horizons_years", "a sequence of positive numbers of years", horizons_years
+        )
     values: list[float] = []
     for h in horizons_years:
+        if isinstance(h, bool | np.bool_):
+            raise RemnantInputError("horizons_years", "positive numbers of years", h)
         try:
             x = float(h)
-        except (TypeError, ValueError):
-            raise RemnantInputError("horizons", "positive numbers of years", h) from None
+        except (TypeError, ValueError, OverflowError):
+            raise RemnantInputError("horizons_years", "positive numbers of years", h) from None
         if not math.isfinite(x) or x <= 0:
-            raise RemnantInputError("horizons", "positive numbers of years", h)
+            raise RemnantInputError("horizons_years", "positive numbers of years", h)
         values.append(x)
     if not values:
-        raise RemnantInputError("horizons", "at least one horizon in years", "none")
+        raise RemnantInputError("horizons_years", "at least one horizon in years", "none")
     return sorted(set(values))
 
 
+def _check_source(field: str, value: Any) -> None:
+    """None, a Cohort, or the name of a bundled cohort."""
+    if value is None or isinstance(value, Cohort):
+        return
+    allowed = "a Cohort or a bundled cohort name (" + ", ".join(list_cohorts()) + ")"
+    if not isinstance(value, str):
+        raise RemnantInputError(field, allowed, type(value).__name__)
+    if value not in list_cohorts():
+        raise RemnantInputError(field, allowed, value)
+
+
 def _as_cohort(value: Cohort | str, field: str) -> Cohort:
+    _check_source(field, value)
     if isinstance(value, Cohort):
         return value
-    if isinstance(value, str):
-        return load_cohort(value)
-    raise RemnantInputError(field, "a Cohort or a bundled cohort name", type(value).__name__)
+    return load_cohort(value)
 
 
 def _years_key(years: float) -> str:
@@ -131,7 +156,8 @@ def evaluate(
     data
         Cohort (or bundled cohort name) for stratified ``cv``-fold cross-validation.
     cv
-        Number of folds (with ``data``).
+        Number of folds (with ``data``): a whole number from 2 to the number of patients
+        (and at most the fewer of the events and the censored patients).
     train, test
         Cohorts for train-on-A / test-on-B; the test covariates are aligned to the training
         ones. Give either ``data`` or both ``train`` and ``test``.
@@ -159,19 +185,34 @@ def evaluate(
     ConvergenceError
         A model could not be fitted on a training set.
     """
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise RemnantInputError("model", "one of " + ", ".join(sorted(MODELS)), model)
-    check_choice("ipcw", ipcw, IPCW_OPTIONS)
+    validate.choice("ipcw", ipcw, IPCW_OPTIONS)
     validate.seed("seed", seed)
     horizons = parse_horizons(horizons_years)
+    for field, value in (("data", data), ("train", train), ("test", test)):
+        _check_source(field, value)
     if data is not None and (train is not None or test is not None):
         raise RemnantInputError("data", "either data (cross-validation) or train and test", "both")
     if data is None and (train is None or test is None):
         raise RemnantInputError("data", "data (cross-validation) or both train and test", "neither")
+    if data is not None:
+        # folds: at least 2; at most the fewer of the events and the censored (stratified_folds)
+        validate.whole_number("cv", cv, 2)
+    if model_options is not None and not isinstance(model_options, Mapping):
+        raise RemnantInputError(
+            "model_options", "a mapping of keyword arguments", type(model_options).__name__
+        )
     options = dict(model_options or {})
+    bad_keys = [k for k in options if not isinstance(k, str) or not k.isidentifier()]
+    if bad_keys:
+        raise RemnantInputError("model_options", "keyword argument names", bad_keys[0])
+    validate.optional_callable("progress", progress)
+    _probe(model, options, seed)
 
     if data is not None:
         cohort = _as_cohort(data, "data")
+        cv = validate.whole_number("cv", cv, 2, cohort.n)
         _check_covariates(model, cohort, options, seed)
         splits = stratified_folds(cohort, cv, seed)
         pairs = [(cohort.subset(tr), cohort.subset(te)) for tr, te in splits]
@@ -259,8 +300,21 @@ def evaluate(
     return Evaluation(summary=summary, predictions=predictions, calibration=groups)
 
 
+def _probe(model: str, options: dict[str, Any], seed: int) -> SurvivalModel:
+    """An unfitted model built with ``options``: a keyword it does not take is named."""
+    try:
+        return make_model(model, seed=seed, **options)
+    except TypeError as exc:
+        raise RemnantInputError(
+            "model_options",
+            f"keyword arguments of model {model!r}",
+            sorted(options),
+            detail=str(exc).splitlines()[0] if str(exc) else None,
+        ) from None
+
+
 def _check_covariates(model: str, cohort: Cohort, options: dict[str, Any], seed: int) -> None:
-    probe = make_model(model, seed=seed, **options)
+    probe = _probe(model, options, seed)
     if probe.needs_covariates and not cohort.covariates:
         raise RemnantInputError(
             "covariates",

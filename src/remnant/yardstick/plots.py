@@ -11,9 +11,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from remnant.data.preparation import DAYS_PER_YEAR
+from remnant.files import write_atomic
 from remnant.yardstick.calibration import smoothed_observed_risk
 from remnant.yardstick.evaluate import Evaluation
-from remnant.files import write_atomic
 
 
 def _save(fig: Figure, path: Path) -> Path:
