@@ -1,10 +1,10 @@
-# remnant: make demo | make test | make verify | make bench | make lint
+# remnant: make demo | make test | make verify | make bench | make lint | make reliability
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test verify bench lint clean chromium
+.PHONY: demo test verify bench lint clean chromium reliability
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,12 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# Every door holds: the command line's contract on bad input, paths, files, faults and signals;
+# the tally is written to docs/reliability.md (tests/reliability_report.py).
+reliability: $(STAMP)
+	REMNANT_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/test_doors_cli.py tests/test_doors_fuzz.py tests/test_doors_signals.py
 
 verify: $(STAMP)
 	$(BIN)/python -m remnant.verification --out-dir docs/verification

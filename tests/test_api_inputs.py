@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import remnant
+from remnant.data import MIN_EVENTS_TO_FIT
 from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.errors import RemnantInputError
 from remnant.explain.explain import explain
@@ -32,12 +33,12 @@ from remnant.fit.map import MapResult
 from remnant.fit.model import RemnantFit, RemnantModel, fit
 from remnant.model import PRESETS, Mechanism, Patient, Scenario
 from remnant.model._validate import flag
-from remnant.yardstick.evaluate import evaluate
+from remnant.yardstick.evaluation import evaluate
 from remnant.yardstick.registry import MODELS
 
 fit_module = importlib.import_module("remnant.fit.model")
 engine_module = importlib.import_module("remnant.engine.simulate")
-evaluate_module = importlib.import_module("remnant.yardstick.evaluate")
+evaluate_module = importlib.import_module("remnant.yardstick.evaluation")
 
 EXAMPLES = settings(max_examples=15, deadline=None)
 
@@ -320,15 +321,24 @@ EVENT3 = [1, 0, 1]
 
 
 def test_fit_valid_arguments_pass_the_checks() -> None:
+    # enough events to fit (MIN_EVENTS_TO_FIT): the three rows and two patients repeated
+    x, t, e = pd.concat([X3] * 5, ignore_index=True), TIME3 * 5, EVENT3 * 5
     for kwargs in (
         {},
         {"groups": {"stage": ["a"], "other": ("b",)}, "clock_links": np.True_, "n_draws": 8.0},
         {"prior_scale": 2, "fit_spread": False, "fit_clock": None, "callback": print},
     ):
         with pytest.raises(ReachedWork):
-            fit(X3, TIME3, EVENT3, **kwargs)
+            fit(x, t, e, **kwargs)
     with pytest.raises(ReachedWork):
-        fit(PATIENTS, [100.0, 200.0], [1, 0], links="mechanism")
+        fit(
+            pd.concat([PATIENTS] * 10, ignore_index=True),
+            [100.0, 200.0] * 10,
+            [1, 0] * 10,
+            links="mechanism",
+        )
+    with pytest.raises(RemnantInputError, match=f"at least {MIN_EVENTS_TO_FIT} events"):
+        fit(X3, TIME3, EVENT3)
     with pytest.raises(ReachedWork):
         fit(load_cohort("ovarian"), death_hazard=False)
 

@@ -32,7 +32,7 @@ from remnant.yardstick.calibration import (
     integrated_calibration_index,
     rcs_basis,
 )
-from remnant.yardstick.evaluate import jsonable
+from remnant.yardstick.evaluation import jsonable
 from remnant.yardstick.metrics import harrell_c, ibs_grid, score_model
 from remnant.yardstick.validation import align_to_train, stratified_folds
 

@@ -14,10 +14,63 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from remnant.errors import RemnantInputError
+
+
+class Journal:
+    """The files and directories a command created, so that a failed run removes them.
+
+    A command writes several results in turn (a JSON, then plots); when a later one fails,
+    the earlier ones would be a partial answer. :func:`journal` records what this run made
+    anew and :meth:`rollback` removes it; files that existed before are replaced whole or
+    left as they were, never deleted.
+    """
+
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.dirs: list[Path] = []
+
+    def rollback(self) -> None:
+        """Remove the files, then the (empty) directories, this run created."""
+        for path in reversed(self.files):
+            path.unlink(missing_ok=True)
+        for directory in reversed(self.dirs):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass  # not empty: it holds something this run did not make
+        self.files.clear()
+        self.dirs.clear()
+
+
+_JOURNALS: list[Journal] = []
+
+
+@contextmanager
+def journal() -> Iterator[Journal]:
+    """Record, while open, the outputs created by :func:`write_atomic` and :func:`make_dir`."""
+    record = Journal()
+    _JOURNALS.append(record)
+    try:
+        yield record
+    finally:
+        _JOURNALS.remove(record)
+
+
+def make_dir(path: str | Path) -> Path:
+    """Create the output directory ``path`` and any missing parents, recording each one."""
+    p = Path(path)
+    missing = [d for d in (p, *p.parents) if not d.is_dir()]
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        for record in _JOURNALS:
+            record.dirs.append(directory)
+    return p
+
 
 # Prefix of every temporary file: hidden, so that a run killed before the rename leaves
 # nothing that a listing or a later run of the same command picks up.
@@ -65,6 +118,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], suffix: str 
         ``path``.
     """
     target = Path(path)
+    existed = target.exists()
     tmp = temporary_beside(target, suffix)
     try:
         write(tmp)
@@ -72,6 +126,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], suffix: str 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if not existed:
+        for record in _JOURNALS:
+            record.files.append(target)
     return target
 
 
@@ -175,6 +232,9 @@ def check_output_dir(
         ``path`` is a file, or neither it nor its parent is a writable directory, or it is
         one of the inputs.
     """
+    if isinstance(path, str) and not path.strip():
+        # an empty value is an unset variable in a script, not a wish for the current directory
+        raise RemnantInputError(flag, "a directory path (use . for the current directory)", path)
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise RemnantInputError(flag, "a directory", str(p), detail="is a file")

@@ -84,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: list[str]) -> int:
     if not args:
         args = ["--help"]  # help, not an error, for a bare `remnant`
+    from remnant.files import journal
+
+    with journal() as made:
+        code = _run_command(args)
+        if code != EXIT_OK:
+            made.rollback()  # a failed run leaves no partial answer behind
+    return code
+
+
+def _run_command(args: list[str]) -> int:
     try:
         rv = app(args=args, prog_name="remnant", standalone_mode=False)
     except RemnantInputError as exc:

@@ -5,20 +5,16 @@ the file's columns and cause groups, the missing-value rule; and turning them in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from remnant.data import (
-    FILE_EXTENSIONS,
-    MISSING_OPTIONS,
-    TIME_UNITS,
-    Cohort,
-    list_cohorts,
-    load_cohort,
-    load_file,
-)
 from remnant.errors import RemnantInputError
+
+if TYPE_CHECKING:
+    from remnant.data import Cohort
+
+# The data layer (pandas) is imported when a cohort is loaded, not for --help.
 
 TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column of a file.")]
 EventCol = Annotated[str | None, typer.Option("--event-col", help="Event column (0/1) of a file.")]
@@ -101,11 +97,16 @@ class CohortSources:
 
     @staticmethod
     def is_file(value: str) -> bool:
+        """Whether ``value`` names a file rather than a bundled cohort."""
+        from remnant.data import FILE_EXTENSIONS
+
         return Path(value).suffix.lower() in FILE_EXTENSIONS or Path(value).exists()
 
     def load(self, value: str, flag: str) -> Cohort:
         """The cohort ``value`` (a bundled name or a file) given by ``flag``; errors about the
         file or its columns name the command-line flags."""
+        from remnant.data import list_cohorts
+
         try:
             return self._load(value, flag)
         except RemnantInputError as exc:
@@ -124,6 +125,8 @@ class CohortSources:
             raise RemnantInputError(flag, "a cohort that fits in memory", value) from None
 
     def _load(self, value: str, flag: str) -> Cohort:
+        from remnant.data import FILE_EXTENSIONS, list_cohorts, load_cohort, load_file
+
         if value in list_cohorts():
             return load_cohort(value, missing=self.missing, covariates=self.covariates)
         if not self.is_file(value):
@@ -179,6 +182,8 @@ def cohort_sources(
 
     File flags are an error when every name is a bundled cohort.
     """
+    from remnant.data import MISSING_OPTIONS, TIME_UNITS, list_cohorts
+
     if time_unit not in TIME_UNITS:
         raise RemnantInputError("--time-unit", "one of " + ", ".join(TIME_UNITS), time_unit)
     if missing not in MISSING_OPTIONS:
@@ -203,6 +208,14 @@ def cohort_sources(
             "only with a .csv/.parquet file",
             None,
             detail="bundled cohorts define their own columns; use --covariates to choose some",
+        )
+    if covariates and not all(v in list_cohorts() for v in names):
+        raise RemnantInputError(
+            "--covariates",
+            "only with bundled cohorts",
+            covariates,
+            detail="a file's covariates are the columns named by --stage-cols, --removal-cols, "
+            "--immune-cols and --other-cols",
         )
     return CohortSources(
         time_col=time_col,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from remnant.yardstick.evaluation import Evaluation
 
 from remnant.cli.cohort_flags import (
     CategoricalCols,
@@ -35,7 +38,6 @@ from remnant.cli.cohort_flags import (
 )
 from remnant.cli.flags import named_as_flags
 from remnant.cli.progress import progress
-from remnant.data import check_fittable
 from remnant.errors import RemnantInputError
 from remnant.files import (
     check_output_dir,
@@ -43,9 +45,7 @@ from remnant.files import (
     check_planned_files,
     write_text_atomic,
 )
-from remnant.yardstick.evaluate import IPCW_OPTIONS, Evaluation, evaluate, parse_horizons
 from remnant.yardstick.registry import MODELS
-from remnant.yardstick.validation import align_to_train
 
 _HELP = (
     "Score a survival model (cox, weibull, rsf, km, ...) on a cohort by stratified k-fold "
@@ -80,6 +80,8 @@ def _parse_horizon_text(text: str) -> list[float]:
             ) from None
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise RemnantInputError("--horizons", "positive numbers of years", text)
+    from remnant.yardstick.evaluation import parse_horizons
+
     return parse_horizons(values)
 
 
@@ -112,6 +114,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _table(result: Evaluation) -> Table:
+    from rich.table import Table
+
     s = result.summary
     folds = s["folds"]
     cv = s["scheme"] == "cross-validation"
@@ -177,8 +181,8 @@ def evaluate_command(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write all numbers to this JSON file.")
     ] = None,
-    plots: Annotated[
-        Path | None, typer.Option("--plots", help="Write calibration and KM plots (PNG) here.")
+    plots_dir: Annotated[
+        str | None, typer.Option("--plots", help="Write calibration and KM plots (PNG) here.")
     ] = None,
     time_col: TimeCol = None,
     event_col: EventCol = None,
@@ -205,6 +209,12 @@ def evaluate_command(
     # Everything is checked before any model is fitted or file written.
     if model not in MODELS:
         raise RemnantInputError("--model", "one of " + ", ".join(sorted(MODELS)), model)
+    from rich.console import Console
+
+    from remnant.data import check_fittable, check_scorable
+    from remnant.yardstick.evaluation import IPCW_OPTIONS, evaluate
+    from remnant.yardstick.validation import align_to_train
+
     if data is not None and (train is not None or test is not None):
         raise RemnantInputError("--data", "either --data or --train with --test", "both")
     if data is None and (train is None or test is None):
@@ -214,6 +224,9 @@ def evaluate_command(
     if ipcw not in IPCW_OPTIONS:
         raise RemnantInputError("--ipcw", "one of " + ", ".join(IPCW_OPTIONS), ipcw)
     horizon_years = _parse_horizon_text(horizons)
+    if plots_dir is not None:
+        check_output_dir("--plots", plots_dir)
+    plots = Path(plots_dir) if plots_dir is not None else None
     inputs = [
         (flag, Path(value))
         for flag, value in (("--data", data), ("--train", train), ("--test", test))
@@ -250,6 +263,7 @@ def evaluate_command(
         train_cohort = sources.load(train, "--train")
         check_fittable(train_cohort.n_events, "--train")
         test_cohort = align_to_train(train_cohort, sources.load(test, "--test"))
+        check_scorable(test_cohort.n, test_cohort.n_events, "--test")
         out.print(cohort_line("train ", train_cohort))
         out.print(cohort_line("test  ", test_cohort))
         kwargs = {"train": train_cohort, "test": test_cohort}

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from remnant.cli.cohort_flags import (
     CategoricalCols,
@@ -27,15 +25,14 @@ from remnant.cli.cohort_flags import (
 )
 from remnant.cli.flags import named_as_flags
 from remnant.cli.progress import progress
-from remnant.data import check_fittable
 from remnant.errors import RemnantInputError
 from remnant.files import (
     check_output_dir,
     check_output_file,
     check_planned_files,
+    make_dir,
     write_text_atomic,
 )
-from remnant.model.parameters import CANCERS
 
 _HELP = (
     "Fit the three-cause model (stage, removal, immunity) to a cohort by maximum a posteriori "
@@ -49,8 +46,8 @@ def fit_command(
     cancer: Annotated[
         str | None, typer.Option("--cancer", help="Kinetics: colon or breast (default by cohort).")
     ] = None,
-    report: Annotated[
-        Path | None,
+    report_dir: Annotated[
+        str | None,
         typer.Option("--report", help="Write the cause effects (CSV and PNG) to this directory."),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the lapse schedules.")] = 0,
@@ -70,9 +67,18 @@ def fit_command(
     ] = False,
 ) -> None:
     """Fit the model and write it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from remnant.data import check_fittable
+    from remnant.model.parameters import CANCERS
+
     if cancer is not None and cancer not in CANCERS:
         raise RemnantInputError("--cancer", "one of " + ", ".join(CANCERS), cancer)
     inputs = [("--data", Path(data) if CohortSources.is_file(data) else None)]
+    if report_dir is not None:
+        check_output_dir("--report", report_dir, inputs=inputs)
+    report = Path(report_dir) if report_dir is not None else None
     check_output_file("--out", out, suffix=".json", inputs=inputs)
     if report is not None:
         check_output_dir("--report", report, inputs=inputs)
@@ -137,7 +143,7 @@ def fit_command(
     con.print(table)
     con.print(f"wrote {out}")
     if report is not None:
-        report.mkdir(parents=True, exist_ok=True)
+        make_dir(report)
         eff = effects(fitted)
         csv, png_path = planned
         write_text_atomic(csv, eff.to_csv(index=False, float_format="%.4f"))

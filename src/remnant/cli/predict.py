@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from remnant.cli.flags import named_as_flags
+if TYPE_CHECKING:
+    from remnant.model.parameters import Patient
+
+from remnant.cli.flags import named_as_flags, read_from
 from remnant.cli.progress import progress
 from remnant.errors import RemnantInputError
 from remnant.files import check_output_file, write_text_atomic
-from remnant.model.parameters import IMMUNE_LEVELS, Patient
 
 _HELP = (
     "Explain one patient: recurrence risk over 10 years with a band, the share of immunity, "
@@ -23,6 +23,10 @@ _HELP = (
     "removed with a clear margin, or met stronger immunity. A research model, not medical advice."
 )
 PATIENT_FILE_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _read_patient_row(path: Path, row: int | None) -> dict[str, Any]:
@@ -43,12 +47,18 @@ def _read_patient_row(path: Path, row: int | None) -> dict[str, Any]:
         raise RemnantInputError("--row", f"a row number in [0, {len(frame) - 1}]", row)
     record = frame.iloc[row]
     out = {k: record[k] for k in PATIENT_FILE_KEYS if k in frame.columns and pd.notna(record[k])}
-    for k in ("nodes", "grade"):
-        if k in out:
-            out[k] = int(out[k])
-    for k in ("size_mm", "age"):
-        if k in out:
-            out[k] = float(out[k])
+    for keys, kind in ((("nodes", "grade"), int), (("size_mm", "age"), float)):
+        for k in keys:
+            if k in out:
+                try:
+                    out[k] = kind(out[k])
+                except (TypeError, ValueError, OverflowError):
+                    raise RemnantInputError(
+                        f"--patient: {k}",
+                        "a number" if kind is float else "a whole number",
+                        _plain(out[k]),
+                        detail=f"row {row}",
+                    ) from None
     return out
 
 
@@ -102,6 +112,8 @@ def patient_line(
     age_default: bool = False,
 ) -> str:
     """One sentence on the patient explained: what was given and what the stage filled in."""
+    from remnant.model.parameters import IMMUNE_LEVELS
+
     if isinstance(immune, str):
         immunity = f"immunity {immune} (baseline I0 {patient.immunity:g})"
     else:
@@ -163,9 +175,15 @@ def predict_command(
     ] = False,
 ) -> None:
     """Explain one patient's recurrence risk."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from remnant.model.parameters import Patient
+
     if row is not None and patient_file is None:
         raise RemnantInputError("--row", "only with --patient FILE", row)
-    fields: dict[str, Any] = _read_patient_file(patient_file, row) if patient_file else {}
+    with read_from("--patient", patient_file):
+        fields: dict[str, Any] = _read_patient_file(patient_file, row) if patient_file else {}
     flags = {
         "cancer": cancer,
         "stage": stage,
@@ -222,7 +240,7 @@ def predict_command(
     from remnant.explain.explain import CAUSES, explain
     from remnant.fit.model import RemnantFit
 
-    with named_as_flags({"path": "--model"}):
+    with read_from("--model", model):
         fitted = RemnantFit.load(model) if model is not None else None
     with progress("predict", enabled=not no_progress) as update:
         update("the curve, its 95% band, the shares of the causes and the what-ifs")

@@ -8,9 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 
 class Update(Protocol):
     def __call__(self, label: str, done: int | None = None, total: int | None = None) -> None:
@@ -21,6 +18,9 @@ class Update(Protocol):
 def progress(title: str, *, enabled: bool = True) -> Iterator[Update]:
     """A context giving ``update(label, done=None, total=None)``; a no-op when disabled or
     when stderr is not a terminal (pipelines and logs stay clean)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     show = enabled and sys.stderr.isatty()
     bar = Progress(
         SpinnerColumn(),

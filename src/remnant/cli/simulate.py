@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from remnant.cli.flags import named_as_flags
-from remnant.engine.simulate import draw_seed, simulate
+if TYPE_CHECKING:
+    from remnant.model.scenario import Scenario
+
+from remnant.cli.flags import named_as_flags, read_from
 from remnant.errors import RemnantInputError
 from remnant.files import check_output_file
-from remnant.model.parameters import IMMUNE_LEVELS, MARGINS
-from remnant.model.presets import preset
-from remnant.model.scenario import Scenario
-from remnant.report.tables import print_summary
 
 SIMULATE_FLAGS = {
     "n_patients": "--patients",
@@ -29,6 +27,10 @@ def resolve_scenario(
     preset_name: str | None, scenario_file: Path | None, margin: str | None, immune: str | None
 ) -> Scenario:
     """The scenario named by the command-line flags, with margin / immunity overrides."""
+    from remnant.model.parameters import IMMUNE_LEVELS, MARGINS
+    from remnant.model.presets import preset
+    from remnant.model.scenario import Scenario
+
     if (preset_name is None) == (scenario_file is None):
         raise RemnantInputError(
             "--preset/--scenario", "exactly one of --preset NAME or --scenario FILE"
@@ -64,10 +66,16 @@ def simulate_command(
     out: Path = typer.Option(..., "--out", help="Output Parquet file."),
 ) -> None:
     """Simulate a virtual cohort after surgery; write one row per patient to a Parquet file."""
+    from rich.console import Console
+
+    from remnant.engine.simulate import draw_seed, simulate
+    from remnant.report.tables import print_summary
+
     if patients < 1:
         raise RemnantInputError("--patients", "a whole number >= 1", patients)
     check_output_file("--out", out, suffix=".parquet", inputs=[("--scenario", scenario_file)])
-    scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
+    with read_from("--scenario", scenario_file):
+        scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
     if seed is None:
         seed = draw_seed()
         Console(stderr=True).print(f"seed: {seed} (drawn; pass --seed {seed} to repeat)")

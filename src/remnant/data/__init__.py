@@ -12,9 +12,11 @@ from remnant.data.cohort import CAUSE_GROUPS, EVENT_COL, TIME_COL, Cohort, Prove
 from remnant.data.preparation import (
     DAYS_PER_YEAR,
     MIN_EVENTS_TO_FIT,
+    MIN_PATIENTS_TO_SCORE,
     MISSING_OPTIONS,
     TIME_UNITS,
     check_fittable,
+    check_scorable,
 )
 from remnant.data.user_file import FILE_EXTENSIONS, load_file
 
@@ -29,7 +31,9 @@ __all__ = [
     "TIME_UNITS",
     "Cohort",
     "Provenance",
+    "MIN_PATIENTS_TO_SCORE",
     "check_fittable",
+    "check_scorable",
     "list_cohorts",
     "load_cohort",
     "load_file",

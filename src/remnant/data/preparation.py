@@ -41,6 +41,8 @@ MAX_ABS_COVARIATE = 1e9
 # Fewest events a model is fitted to: with fewer, no covariate effect (and no fold of a
 # cross-validation) is estimable, and the fit would report an answer the data cannot give.
 MIN_EVENTS_TO_FIT = 10
+# Fewest patients a model is scored on: a C-index or a Brier score of fewer says nothing.
+MIN_PATIENTS_TO_SCORE = 10
 
 
 def check_choice(field: str, value: str, allowed: Sequence[str]) -> str:
@@ -179,6 +181,17 @@ def check_fittable(n_events: int, field: str = "data", minimum: int = MIN_EVENTS
             field,
             f"a cohort with at least {minimum} events to fit a model",
             f"{n_events} event" + ("" if n_events == 1 else "s"),
+        )
+
+
+def check_scorable(n_patients: int, n_events: int, field: str = "test") -> None:
+    """Raise unless a cohort has :data:`MIN_PATIENTS_TO_SCORE` patients and an event."""
+    if n_patients < MIN_PATIENTS_TO_SCORE or n_events < 1:
+        raise RemnantInputError(
+            field,
+            f"a cohort of at least {MIN_PATIENTS_TO_SCORE} patients with an event to score a "
+            "model on",
+            f"{n_patients} patients, {n_events} events",
         )
 
 

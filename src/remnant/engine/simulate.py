@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from remnant._files import ordinary_permissions
 from remnant.engine.backend import ThreadBackend
 from remnant.engine.chunks import SCHEMA, ChunkPlan, run_chunk
 from remnant.engine.summary import Summary
 from remnant.errors import RemnantInputError
+from remnant.files import write_atomic
 from remnant.model import _validate as validate
 from remnant.model.presets import PRESETS, preset
 from remnant.model.scenario import Scenario
@@ -176,22 +174,14 @@ def simulate(
 def _write_atomically(
     path: Path, schema: pa.Schema, batches: Any, summary: Summary, tick: Any
 ) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise RemnantInputError("--out", "a path in an existing directory", str(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    ordinary_permissions(tmp)
-    try:
+    def stream(tmp: Path) -> None:
         with pq.ParquetWriter(tmp, schema, compression="snappy") as writer:
             for batch in batches:
                 summary.update(batch)
                 writer.write_batch(batch)
                 tick(batch.num_rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    write_atomic(path, stream)
 
 
 class _progress:

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Regenerate the default model of remnant predict.")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name(FILE))
     args = ap.parse_args(argv)
-    from remnant.yardstick.output import write_text_atomic
+    from remnant.files import write_text_atomic
 
     data = build()
     write_text_atomic(args.out, json.dumps(data, indent=1) + "\n")

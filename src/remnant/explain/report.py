@@ -240,7 +240,7 @@ by cause; light: no recurrence within 5 years.</p>
 
 def write_html(e: Explanation, path: str | Path) -> Path:
     """Write the report atomically."""
-    from remnant.yardstick.output import write_text_atomic
+    from remnant.files import write_text_atomic
 
     p = Path(path)
     write_text_atomic(p, render_html(e))

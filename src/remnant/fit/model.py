@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.data.cohort import Cohort
+from remnant.data.preparation import check_fittable
 from remnant.errors import RemnantInputError
 from remnant.fit.death import NAMES as DEATH_NAMES
 from remnant.fit.death import OtherCauseDeath, fit_death
@@ -321,7 +322,7 @@ class RemnantFit:
 
     def save(self, path: str | Path) -> Path:
         """Write the fit as JSON (atomically)."""
-        from remnant.yardstick.output import write_text_atomic
+        from remnant.files import write_text_atomic
 
         p = Path(path)
         write_text_atomic(p, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
@@ -379,6 +380,8 @@ class RemnantFit:
                     f"{k} parameters but theta of shape {result.theta.shape} and covariance "
                     f"of shape {result.covariance.shape}"
                 )
+            if not (np.isfinite(result.theta).all() and np.isfinite(result.covariance).all()):
+                raise ValueError("theta and covariance must be finite numbers")
             dd = data.get("death_without_recurrence")
             death = None if dd is None else OtherCauseDeath.from_dict(dd)
             info = dict(data.get("data", {}))
@@ -559,6 +562,8 @@ def fit(
             _check_numeric("data", X, X.columns, finite=False)
         used = [c for cols in (given or {"other": tuple(X.columns)}).values() for c in cols]
     _check_covariates("data", X, links, used)
+    # the last check before any work: enough events for the data to say anything
+    check_fittable(int(e.sum()), "event")
 
     mech = Mechanism() if mechanism is None else mechanism
     death: OtherCauseDeath | None = None

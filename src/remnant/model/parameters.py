@@ -54,6 +54,7 @@ STAGE_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
 # Most post-operative dip steps: the dip is over within weeks, so thousands of steps are a
 # typo (and a huge count would overflow the kernel's integers).
 MAX_DIP_STEPS = 10_000
+MAX_LAPSES_PER_YEAR = 365.25  # one lapse a day at most
 
 # Default ages at surgery (years): median age at colon / breast cancer diagnosis.
 DEFAULT_AGE = {"colon": 68.0, "breast": 60.0}
@@ -274,7 +275,6 @@ class Mechanism:
             "wake_immune_exponent",
             "nodes_effect",
             "surgery_wake_days",
-            "lapse_rate_per_year",
             "mortality_a",
             "mortality_b",
         ):
@@ -283,6 +283,12 @@ class Mechanism:
             self,
             "surgery_wake_multiplier",
             v.positive("surgery_wake_multiplier", self.surgery_wake_multiplier),
+        )
+        # At most one lapse a day: a lapse lasts lapse_days, so a faster rate has no meaning.
+        object.__setattr__(
+            self,
+            "lapse_rate_per_year",
+            v.in_range("lapse_rate_per_year", self.lapse_rate_per_year, 0.0, MAX_LAPSES_PER_YEAR),
         )
         for name in ("dip_depth", "lapse_depth"):
             object.__setattr__(self, name, v.in_range(name, getattr(self, name), 0.0, 0.99))

@@ -7,10 +7,33 @@ Convention: time in days; ``risk_score`` higher = earlier event; ``predict_risk(
 
 from __future__ import annotations
 
-from remnant.yardstick.base import SurvivalModel
-from remnant.yardstick.baselines import CoxModel, ForestModel, KaplanMeierModel, WeibullModel
-from remnant.yardstick.evaluate import Evaluation, evaluate
-from remnant.yardstick.registry import MODELS, ModelFactory, make_model, register_model
+from typing import TYPE_CHECKING
+
+from remnant.lazy import attach
+
+# Public name -> defining module; imported on first use (the registry stays cheap).
+_LAZY = {
+    "SurvivalModel": "remnant.yardstick.base",
+    "CoxModel": "remnant.yardstick.baselines",
+    "ForestModel": "remnant.yardstick.baselines",
+    "KaplanMeierModel": "remnant.yardstick.baselines",
+    "WeibullModel": "remnant.yardstick.baselines",
+    "Evaluation": "remnant.yardstick.evaluation",
+    "evaluate": "remnant.yardstick.evaluation",
+    "MODELS": "remnant.yardstick.registry",
+    "ModelFactory": "remnant.yardstick.registry",
+    "make_model": "remnant.yardstick.registry",
+    "register_model": "remnant.yardstick.registry",
+}
+
+if TYPE_CHECKING:
+    from remnant.yardstick.base import SurvivalModel
+    from remnant.yardstick.baselines import CoxModel, ForestModel, KaplanMeierModel, WeibullModel
+    from remnant.yardstick.evaluation import Evaluation, evaluate
+    from remnant.yardstick.registry import MODELS, ModelFactory, make_model, register_model
+
+
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 __all__ = [
     "MODELS",

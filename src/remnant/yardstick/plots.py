@@ -11,9 +11,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from remnant.data.preparation import DAYS_PER_YEAR
-from remnant.files import write_atomic
+from remnant.files import make_dir, write_atomic
 from remnant.yardstick.calibration import smoothed_observed_risk
-from remnant.yardstick.evaluate import Evaluation
+from remnant.yardstick.evaluation import Evaluation
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -115,7 +115,7 @@ def plot_paths(directory: str | Path, model: str) -> list[Path]:
 def write_plots(evaluation: Evaluation, directory: str | Path) -> list[Path]:
     """Write ``calibration_<model>.png`` and ``km_by_risk_<model>.png`` into ``directory``
     (created if needed); returns the paths."""
-    Path(directory).mkdir(parents=True, exist_ok=True)
+    make_dir(directory)
     calibration, km = plot_paths(directory, evaluation.summary["model"])
     return [
         _save(calibration_figure(evaluation), calibration),

@@ -7,29 +7,41 @@ registers ``"remnant"`` and is then evaluated exactly like the baselines.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remnant.errors import RemnantInputError
-from remnant.yardstick.base import SurvivalModel
-from remnant.yardstick.baselines import CoxModel, ForestModel, KaplanMeierModel, WeibullModel
 
-ModelFactory = Callable[..., SurvivalModel]
+if TYPE_CHECKING:
+    from remnant.yardstick.base import SurvivalModel
+
+# The factories import their models when called: the registry itself is cheap to import
+# (the command line reads its names for --help).
+
+ModelFactory = Callable[..., "SurvivalModel"]
 """Called as ``factory(seed=seed, **options)``; returns an unfitted model."""
 
 
 def _cox(seed: int = 0, **options: Any) -> SurvivalModel:
+    from remnant.yardstick.baselines import CoxModel
+
     return CoxModel(**options)
 
 
 def _weibull(seed: int = 0, **options: Any) -> SurvivalModel:
+    from remnant.yardstick.baselines import WeibullModel
+
     return WeibullModel(**options)
 
 
 def _rsf(seed: int = 0, **options: Any) -> SurvivalModel:
+    from remnant.yardstick.baselines import ForestModel
+
     return ForestModel(random_state=seed, **options)
 
 
 def _km(seed: int = 0, **options: Any) -> SurvivalModel:
+    from remnant.yardstick.baselines import KaplanMeierModel
+
     return KaplanMeierModel(**options)
 
 
