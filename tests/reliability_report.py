@@ -75,6 +75,13 @@ def render(cases: list, exitstatus: int | None = None) -> str:
         "afterwards (same inode), and that nothing is half-written: no new output or "
         "temporary file after a failure, an existing output untouched or replaced whole.",
         "",
+        "What runs is the real command line: parsing, checks, reading and writing files. "
+        "Two slow computations are stood in for where a case reaches them with valid input "
+        "(tests/doors.py): the fit returns a real small fit made once per session "
+        "(`install_fast_fit`), and `predict` uses a stand-in kernel table "
+        "(`install_fast_predict`); their numbers are tested in tests/test_fit*.py and "
+        "tests/test_explain.py.",
+        "",
         "Regenerate with `make reliability` (tests/test_doors_cli.py, test_doors_fuzz.py and "
         "test_doors_signals.py; the tally is written by tests/reliability_report.py).",
         "",
