@@ -22,8 +22,8 @@ from remnant.data.cohort import (
     Provenance,
 )
 from remnant.errors import RemnantInputError
+from remnant.model.units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.25
 # Days per unit; a month is a twelfth of a Julian year, so months and years agree.
 TIME_UNITS: dict[str, float] = {
     "days": 1.0,

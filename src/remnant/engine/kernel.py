@@ -29,11 +29,11 @@ from remnant.model.outcomes import MARGIN as _MARGIN
 from remnant.model.outcomes import NONE as _NONE
 from remnant.model.outcomes import PRE as _PRE
 from remnant.model.outcomes import SEED as _SEED
+from remnant.model.units import DAYS_PER_YEAR
 
 # A stochastic leap never grows the expected size by more than e**20 (~5e8): keeps the
 # negative-binomial draws inside int64; cutting a phase is exact by the Markov property.
 MAX_LOG_GROWTH = 20.0
-_DAYS_PER_YEAR = 365.25
 
 # Profile and mechanism columns (module constants so numba folds them).
 _I_IMM = PROFILE_INDEX["immunity"]
@@ -147,7 +147,7 @@ def _death_time_days(rng: np.random.Generator, age: float, a: float, bb: float, 
         tg = math.log1p(e * c * math.exp(-c * age) / bb) / c
         if tg < t:
             t = tg
-    return t * _DAYS_PER_YEAR
+    return t * DAYS_PER_YEAR
 
 
 @njit(cache=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ class SimulationResult:
     metadata: dict[str, Any]
     summary: Summary
     path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def draw_seed() -> int:

@@ -22,6 +22,7 @@ import numpy as np
 
 from remnant.errors import RemnantInputError
 from remnant.model import _validate as v
+from remnant.model.units import DAYS_PER_YEAR
 
 CANCERS = ("colon", "breast")
 STAGES = ("I", "II", "III")
@@ -54,7 +55,7 @@ STAGE_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
 # Most post-operative dip steps: the dip is over within weeks, so thousands of steps are a
 # typo (and a huge count would overflow the kernel's integers).
 MAX_DIP_STEPS = 10_000
-MAX_LAPSES_PER_YEAR = 365.25  # one lapse a day at most
+MAX_LAPSES_PER_YEAR = DAYS_PER_YEAR  # one lapse a day at most
 
 # Default ages at surgery (years): median age at colon / breast cancer diagnosis.
 DEFAULT_AGE = {"colon": 68.0, "breast": 60.0}
