@@ -203,10 +203,6 @@ def check_output_file(
     p = Path(path)
     if p.is_dir():
         raise RemnantInputError(flag, "a file path", str(p), detail="is a directory")
-    if suffix is not None:
-        allowed = (suffix,) if isinstance(suffix, str) else suffix
-        if p.suffix.lower() not in allowed:
-            raise RemnantInputError(flag, "a file path ending in " + " or ".join(allowed), str(p))
     if p.exists() or p.is_symlink():
         try:
             mode = p.stat().st_mode
@@ -216,6 +212,10 @@ def check_output_file(
             raise RemnantInputError(
                 flag, "a regular file path", str(p), detail="is a special file or a broken link"
             )
+    if suffix is not None:
+        allowed = (suffix,) if isinstance(suffix, str) else suffix
+        if p.suffix.lower() not in allowed:
+            raise RemnantInputError(flag, "a file path ending in " + " or ".join(allowed), str(p))
     _check_not_input(flag, p, inputs)
     _check_writable_dir(flag, p.parent if str(p.parent) else Path("."), str(p))
     return p
