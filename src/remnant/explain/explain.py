@@ -230,24 +230,30 @@ def explain(
     times = np.unique(np.concatenate([grid, hz, [SHARE_YEARS * DAYS_PER_YEAR, rf], cond_t]))
 
     design = fit.links.design(X)
-
-    def risks(theta: np.ndarray | None) -> np.ndarray:
-        return 1.0 - fit.design_curves(design, times, theta)[:, :, 0]
-
-    point = risks(None)
-    rng = np.random.default_rng(seed)
-    theta_draws = rng.multivariate_normal(fit.result.theta, fit.result.covariance, size=draws)
-    sims = np.stack([risks(th) for th in theta_draws])  # draws x rows x times
+    n_mix = len(mixed)
+    point = 1.0 - fit.design_curves(design, times, None)[:, :, 0]
     at = {float(t): j for j, t in enumerate(times)}
     j5 = at[SHARE_YEARS * DAYS_PER_YEAR]
-    n_mix = len(mixed)
 
-    def game(r: np.ndarray) -> dict[frozenset[str], float]:
-        base = r[1 + subsets.index(frozenset()), j5]
-        return {s: float(r[1 + i, j5] - base) for i, s in enumerate(subsets)}
+    # The posterior draws need only the patient's curve (its band) and the mixed patients'
+    # 5-year risks (the shares' intervals); rows are independent, so each is computed alone.
+    rng = np.random.default_rng(seed)
+    theta_draws = rng.multivariate_normal(fit.result.theta, fit.result.covariance, size=draws)
+    own = fit.links.design(X.iloc[:1])
+    games = fit.links.design(X.iloc[1 : 1 + n_mix])
+    five = np.array([SHARE_YEARS * DAYS_PER_YEAR])
+    sims = np.stack([1.0 - fit.design_curves(own, times, th)[0, :, 0] for th in theta_draws])
+    mixed_5y = np.stack(
+        [1.0 - fit.design_curves(games, five, th)[:, 0, 0] for th in theta_draws]
+    )  # draws x mixed patients
 
-    shares = shapley(game(point))
-    share_draws = np.array([list(shapley(game(s)).values()) for s in sims])
+    def game(r5: np.ndarray) -> dict[frozenset[str], float]:
+        """Each coalition's 5-year excess risk over the reference (``r5``: mixed rows)."""
+        base = r5[subsets.index(frozenset())]
+        return {s: float(r5[i] - base) for i, s in enumerate(subsets)}
+
+    shares = shapley(game(point[1 : 1 + n_mix, j5]))
+    share_draws = np.array([list(shapley(game(r5)).values()) for r5 in mixed_5y])
     lo, hi = np.percentile(share_draws, [2.5, 97.5], axis=0)
     ref_risk = float(point[1 + subsets.index(frozenset()), j5])
     excess = float(point[1 + subsets.index(frozenset(CAUSES)), j5] - ref_risk)
@@ -255,7 +261,7 @@ def explain(
     def by_year(r: np.ndarray) -> dict[str, float]:
         return {str(h): float(r[at[h * DAYS_PER_YEAR]]) for h in HORIZONS_YEARS}
 
-    band = np.percentile(sims[:, 0, :], [2.5, 97.5], axis=0)
+    band = np.percentile(sims, [2.5, 97.5], axis=0)
     # local and distant cumulative incidences of the first recurrence: integrate the densities
     fine = np.arange(0.0, CURVE_YEARS * DAYS_PER_YEAR + 7.0, 7.0)
     dens = fit.curves(X.iloc[:1], fine)[0]
@@ -292,11 +298,11 @@ def explain(
         curve=curve,
         risk=by_year(point[0]),
         risk_lower={
-            str(h): float(np.percentile(sims[:, 0, at[h * DAYS_PER_YEAR]], 2.5))
+            str(h): float(np.percentile(sims[:, at[h * DAYS_PER_YEAR]], 2.5))
             for h in HORIZONS_YEARS
         },
         risk_upper={
-            str(h): float(np.percentile(sims[:, 0, at[h * DAYS_PER_YEAR]], 97.5))
+            str(h): float(np.percentile(sims[:, at[h * DAYS_PER_YEAR]], 97.5))
             for h in HORIZONS_YEARS
         },
         excess_risk=excess,
