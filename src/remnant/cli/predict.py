@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-
-if TYPE_CHECKING:
-    from remnant.model.parameters import Patient
 
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.cli.progress import progress
 from remnant.errors import RemnantInputError
+from remnant.explain.fields import PATIENT_FIELDS
 from remnant.files import check_output_file, write_text_atomic
 
 _HELP = (
@@ -22,7 +20,6 @@ _HELP = (
     "removal and stage in the excess risk, and what if the tumour had been found earlier, "
     "removed with a clear margin, or met stronger immunity. A research model, not medical advice."
 )
-PATIENT_FILE_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
 
 
 def _plain(value: Any) -> Any:
@@ -46,7 +43,7 @@ def _read_patient_row(path: Path, row: int | None) -> dict[str, Any]:
     if not 0 <= row < len(frame):
         raise RemnantInputError("--row", f"a row number in [0, {len(frame) - 1}]", row)
     record = frame.iloc[row]
-    out = {k: record[k] for k in PATIENT_FILE_KEYS if k in frame.columns and pd.notna(record[k])}
+    out = {k: record[k] for k in PATIENT_FIELDS if k in frame.columns and pd.notna(record[k])}
     for keys, kind in ((("nodes", "grade"), int), (("size_mm", "age"), float)):
         for k in keys:
             if k in out:
@@ -87,9 +84,9 @@ def _read_patient_file(path: Path, row: int | None = None) -> dict[str, Any]:
         data = data["patient"]
     if not isinstance(data, dict):
         raise RemnantInputError("--patient", "a table of patient fields", type(data).__name__)
-    unknown = sorted(set(data) - set(PATIENT_FILE_KEYS))
+    unknown = sorted(set(data) - set(PATIENT_FIELDS))
     if unknown:
-        raise RemnantInputError("--patient", "keys " + ", ".join(PATIENT_FILE_KEYS), unknown[0])
+        raise RemnantInputError("--patient", "keys " + ", ".join(PATIENT_FIELDS), unknown[0])
     return data
 
 
@@ -99,39 +96,8 @@ EXPLAIN_FLAGS = {
     "seed": "--seed",
     "fit": "--model",
 }
-# Fields a stage fills in when not given, with the flag that sets each.
-FILLED_FROM_STAGE = {"size_mm": "--size-mm", "nodes": "--nodes"}
-
-
-def patient_line(
-    patient: Patient,
-    stage: str,
-    immune: str | float,
-    filled: list[str],
-    stage_assumed: bool = False,
-    age_default: bool = False,
-) -> str:
-    """One sentence on the patient explained: what was given and what the stage filled in."""
-    from remnant.model.parameters import IMMUNE_LEVELS
-
-    if isinstance(immune, str):
-        immunity = f"immunity {immune} (baseline I0 {patient.immunity:g})"
-    else:
-        named = [k for k, v in IMMUNE_LEVELS.items() if v == patient.immunity]
-        immunity = f"immunity {named[0] if named else 'I0'} ({patient.immunity:g})"
-    text = (
-        f"patient: {patient.cancer} stage {stage}"
-        + (" (assumed: no --stage given)" if stage_assumed else "")
-        + f", {patient.size_mm:g} mm, "
-        f"{patient.nodes} positive nodes, grade {patient.grade}, margin {patient.margin}, "
-        f"{immunity}, age {patient.age:g}"
-        + (" (the cancer's default; --age)" if age_default else "")
-    )
-    if filled:
-        shown = ", ".join(k.replace("_mm", "") for k in filled)
-        flags = "/".join(FILLED_FROM_STAGE[k] for k in filled)
-        text += f"; filled in from stage {stage}: {shown} (set them with {flags})"
-    return text
+# The flag that sets each patient field.
+FLAG_OF_FIELD = {k: "--" + k.replace("_", "-") for k in PATIENT_FIELDS}
 
 
 def predict_command(
@@ -178,7 +144,7 @@ def predict_command(
     from rich.console import Console
     from rich.table import Table
 
-    from remnant.model.parameters import Patient
+    from remnant.explain.fields import FILLED_FROM_STAGE, patient_from_fields
 
     if row is not None and patient_file is None:
         raise RemnantInputError("--row", "only with --patient FILE", row)
@@ -195,14 +161,15 @@ def predict_command(
         "age": age,
     }
     fields.update({k: v for k, v in flags.items() if v is not None})
-    for req in ("cancer", "margin", "immune"):
-        if req not in fields:
-            raise RemnantInputError(f"--{req}", "a value (flag or --patient file)", None)
-    stage_assumed = "stage" not in fields
-    if stage_assumed:
-        fields["stage"] = "II" if "size_mm" in fields else None
-        if fields["stage"] is None:
-            raise RemnantInputError("--stage", "I, II or III (or --size-mm)", None)
+    # A bad value is named by its flag when a flag gave it, else as a key of the --patient file.
+    given_by = {
+        k: (
+            FLAG_OF_FIELD[k]
+            if flags.get(k) is not None or patient_file is None
+            else f"--patient: {k}"
+        )
+        for k in PATIENT_FIELDS
+    }
     inputs = [("--patient", patient_file), ("--model", model)]
     if json_out is not None:
         check_output_file("--json", json_out, suffix=".json", inputs=inputs)
@@ -212,30 +179,11 @@ def predict_command(
         raise RemnantInputError("--report", "a path other than --json", str(report))
     if model is not None and not model.is_file():
         raise RemnantInputError("--model", "an existing model .json file", str(model))
-    c = fields.pop("cancer")
-    st = fields.pop("stage")
-    imm = fields.pop("immune")
-    # A bad value is named by its flag when a flag gave it, else as a key of the --patient file.
-    given_by = {
-        k: ("--" + k.replace("_", "-") if flags.get(k) is not None else f"--patient: {k}")
-        for k in PATIENT_FILE_KEYS
-    }
-    given_by["immunity"] = given_by["immune"]
-    try:
-        with named_as_flags(given_by):
-            patient = Patient.from_stage(c, st, immune=imm, **fields)
-    except TypeError as exc:
-        raise RemnantInputError("--patient", "patient fields", str(exc)) from None
+    with named_as_flags(given_by):
+        given = patient_from_fields(fields)
+    patient = given.patient
     con = Console(highlight=False, width=max(Console().width, 100))
-    line = patient_line(
-        patient,
-        st,
-        imm,
-        filled=[k for k in FILLED_FROM_STAGE if k not in fields],
-        stage_assumed=stage_assumed,
-        age_default="age" not in fields,
-    )
-    con.print(line)
+    con.print(given.sentence({k: FLAG_OF_FIELD[k] for k in FILLED_FROM_STAGE}))
 
     from remnant.explain.explain import CAUSES, explain
     from remnant.fit.model import RemnantFit
