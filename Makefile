@@ -37,6 +37,7 @@ verify: $(STAMP)
 	$(BIN)/python -m remnant.verification --out-dir docs/verification
 	$(BIN)/python -m remnant.fit.recovery --seeds 20 > docs/fit_recovery.txt.tmp
 	mv docs/fit_recovery.txt.tmp docs/fit_recovery.txt
+	$(BIN)/remnant anchors --patients 1000000 --seed 1 --out docs/anchors.md --figures docs/anchors --no-progress
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py

@@ -48,9 +48,9 @@ def _root() -> None:
 
 def _register() -> None:
     # Imported here so that each command module can import `app` from this package.
-    from remnant.cli import demo, evaluate, fit, predict, serve, simulate
+    from remnant.cli import anchors, demo, evaluate, fit, predict, serve, simulate
 
-    for module in (simulate, evaluate, fit, predict, demo, serve):
+    for module in (simulate, evaluate, fit, predict, demo, anchors, serve):
         module.register(app)
 
 
