@@ -61,6 +61,18 @@ def journal() -> Iterator[Journal]:
         _JOURNALS.remove(record)
 
 
+@contextmanager
+def kept() -> Iterator[None]:
+    """Write outside every open journal: what is written here outlives a failed run (a
+    resumable store's finished chunks are what a later ``--resume`` continues from)."""
+    saved = list(_JOURNALS)
+    _JOURNALS.clear()
+    try:
+        yield
+    finally:
+        _JOURNALS.extend(saved)
+
+
 def make_dir(path: str | Path) -> Path:
     """Create the output directory ``path`` and any missing parents, recording each one."""
     p = Path(path)

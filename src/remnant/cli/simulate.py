@@ -12,7 +12,9 @@ if TYPE_CHECKING:
 
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.errors import RemnantInputError
-from remnant.files import check_output_file
+from remnant.files import check_output_dir, check_output_file
+
+BACKENDS = ("threads", "dask")  # remnant.engine.backend.BACKENDS, without importing the engine
 
 SIMULATE_FLAGS = {
     "n_patients": "--patients",
@@ -20,6 +22,10 @@ SIMULATE_FLAGS = {
     "horizon_years": "--horizon-years",
     "workers": "--workers",
     "out": "--out",
+    "backend": "--backend",
+    "scheduler": "--scheduler",
+    "store": "--store",
+    "resume": "--resume",
 }
 
 
@@ -61,11 +67,35 @@ def simulate_command(
     horizon_years: float = typer.Option(
         15.0, "--horizon-years", help="Follow-up after surgery (years)."
     ),
-    workers: int | None = typer.Option(None, "--workers", help="Threads (default: all cores)."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Threads; with --backend dask, the local cluster's worker processes (default: "
+        "all cores).",
+    ),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
-    out: Path = typer.Option(..., "--out", help="Output Parquet file."),
+    out: Path | None = typer.Option(None, "--out", help="Output Parquet file."),
+    backend: str = typer.Option(
+        "threads", "--backend", help="Where chunks run: threads (this process) or dask."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://HOST:PORT); default with --backend dask: a local "
+        "cluster, one worker process per core.",
+    ),
+    store: Path | None = typer.Option(
+        None,
+        "--store",
+        help="Instead of --out: a resumable store directory (one Parquet file per chunk and "
+        "manifest.json).",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --store: compute only its missing chunks."
+    ),
 ) -> None:
-    """Simulate a virtual cohort after surgery; write one row per patient to a Parquet file."""
+    """Simulate a virtual cohort after surgery; write one row per patient to a Parquet file
+    (--out) or to a resumable store (--store)."""
     from rich.console import Console
 
     from remnant.engine.simulate import draw_seed, simulate
@@ -73,9 +103,30 @@ def simulate_command(
 
     if patients < 1:
         raise RemnantInputError("--patients", "a whole number >= 1", patients)
-    check_output_file("--out", out, suffix=".parquet", inputs=[("--scenario", scenario_file)])
+    if backend not in BACKENDS:
+        raise RemnantInputError("--backend", "one of " + ", ".join(BACKENDS), backend)
+    if scheduler is not None and backend != "dask":
+        raise RemnantInputError("--scheduler", "--scheduler only with --backend dask", scheduler)
+    inputs = [("--scenario", scenario_file)]
+    if out is None and store is None:
+        raise RemnantInputError(
+            "--out", "an output Parquet file (--out FILE) or a store directory (--store DIR)"
+        )
+    if out is not None and store is not None:
+        raise RemnantInputError("--store", "either --out FILE or --store DIR, not both")
+    if resume and store is None:
+        raise RemnantInputError("--resume", "--resume only with --store DIR")
+    if out is not None:
+        check_output_file("--out", out, suffix=".parquet", inputs=inputs)
+    if store is not None:
+        check_output_dir("--store", store, inputs=inputs)
     with read_from("--scenario", scenario_file):
         scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
+    if seed is None and resume and store is not None:
+        from remnant.engine.store import read_manifest
+
+        with named_as_flags(SIMULATE_FLAGS):
+            seed = (read_manifest(store) or {}).get("seed") if store.is_dir() else None
     if seed is None:
         seed = draw_seed()
         Console(stderr=True).print(f"seed: {seed} (drawn; pass --seed {seed} to repeat)")
@@ -88,9 +139,13 @@ def simulate_command(
             workers=workers,
             out=out,
             progress=not no_progress,
+            backend=backend,
+            scheduler=scheduler,
+            store=store,
+            resume=resume,
         )
     print_summary(result.summary, title=f"{scenario.name}: {patients:,} patients, seed {seed}")
-    Console().print(f"wrote {out}")
+    Console().print(f"wrote {out if store is None else store}")
 
 
 def register(app: typer.Typer) -> None:

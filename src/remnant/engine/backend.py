@@ -1,9 +1,11 @@
-"""Where chunks run. One seam: ``map_ordered(fn, indices)`` yields results in index order.
+"""Where chunks run. One seam: ``run_chunks(plan, indices)`` yields ``(index, batch)`` in the
+order of ``indices``, a bounded number of chunks in flight.
 
-The in-process backend runs the compiled kernel (which releases the GIL) on a thread pool and
-keeps at most a few chunks in flight, so memory does not grow with the number of patients.
-A cluster backend (e.g. Dask's ``Client.map`` over the same pure chunk function) fits the
-same seam.
+The in-process backend (:class:`ThreadBackend`) runs the compiled kernel (which releases the
+GIL) on a thread pool and keeps at most a few chunks in flight, so memory does not grow with
+the number of patients; its ``map_ordered(fn, indices)`` is the general form. The cluster
+backend (:class:`remnant.engine.dask_backend.DaskBackend`) runs the same pure chunk function
+on dask.distributed; it is imported only when asked for, so that nothing else pays for Dask.
 """
 
 from __future__ import annotations
@@ -12,9 +14,28 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from remnant.engine.chunks import ChunkPlan
 
 T = TypeVar("T")
+
+BACKENDS = ("threads", "dask")
+
+
+class ChunkBackend(Protocol):
+    """What :func:`remnant.simulate` needs of a backend."""
+
+    name: str
+
+    def run_chunks(
+        self, plan: ChunkPlan, indices: Iterable[int]
+    ) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """Simulate the chunks ``indices`` of ``plan``; yield ``(index, rows)`` in that order."""
+        ...
 
 
 def default_workers() -> int:
@@ -27,6 +48,8 @@ def default_workers() -> int:
 
 class ThreadBackend:
     """Run chunks on ``workers`` threads; yield their results in submission order."""
+
+    name = "threads"
 
     def __init__(self, workers: int | None = None, in_flight_per_worker: int = 2):
         self.workers = workers or default_workers()
@@ -47,3 +70,11 @@ class ThreadBackend:
                 # On an interrupt or an error, chunks not yet started are not started.
                 for future in pending:
                     future.cancel()
+
+    def run_chunks(
+        self, plan: ChunkPlan, indices: Iterable[int]
+    ) -> Iterator[tuple[int, pa.RecordBatch]]:
+        """Simulate the chunks ``indices`` of ``plan`` on the threads; yield them in order."""
+        from remnant.engine.chunks import run_chunk
+
+        return self.map_ordered(lambda i: (i, run_chunk(plan, i)), indices)
