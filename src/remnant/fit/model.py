@@ -623,7 +623,13 @@ def fit(
         )
     mean, sd = lk.priors()
     objective = Objective(lk.design(X), table, t, e, mean, sd)
-    result = fit_map(objective, start, callback=report, newton_start=start is not None)
+    result = fit_map(
+        objective,
+        start,
+        callback=report,
+        newton_start=start is not None,
+        whiten=isinstance(lk, MechanismLinks),
+    )
     result = dataclasses.replace(
         result,
         iterations=spent[0] + result.iterations,
