@@ -96,11 +96,6 @@ def simulate_command(
 ) -> None:
     """Simulate a virtual cohort after surgery; write one row per patient to a Parquet file
     (--out) or to a resumable store (--store)."""
-    from rich.console import Console
-
-    from remnant.engine.simulate import draw_seed, simulate
-    from remnant.report.tables import print_summary
-
     if patients < 1:
         raise RemnantInputError("--patients", "a whole number >= 1", patients)
     if backend not in BACKENDS:
@@ -122,6 +117,12 @@ def simulate_command(
         check_output_dir("--store", store, inputs=inputs)
     with read_from("--scenario", scenario_file):
         scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
+    # the engine (numba) is imported once the cheap checks have passed
+    from rich.console import Console
+
+    from remnant.engine.simulate import draw_seed, simulate
+    from remnant.report.tables import print_summary
+
     if seed is None and resume and store is not None:
         from remnant.engine.store import read_manifest
 
