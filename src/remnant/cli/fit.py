@@ -67,14 +67,16 @@ def fit_command(
     ] = False,
 ) -> None:
     """Fit the model and write it."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from remnant.data import check_fittable
     from remnant.model.parameters import CANCERS
 
     if cancer is not None and cancer not in CANCERS:
         raise RemnantInputError("--cancer", "one of " + ", ".join(CANCERS), cancer)
+    # the data layer (pandas) is imported once the flag values have passed
+    from rich.console import Console
+    from rich.table import Table
+
+    from remnant.data import check_fittable
+
     inputs = [("--data", Path(data) if CohortSources.is_file(data) else None)]
     if report_dir is not None:
         check_output_dir("--report", report_dir, inputs=inputs)
