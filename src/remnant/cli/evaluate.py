@@ -87,15 +87,15 @@ def _parse_horizon_text(text: str) -> list[float]:
 
 def _check_outputs(
     json_out: Path | None,
-    plots: Path | None,
+    plots_dir: str | None,
     model: str,
     inputs: Sequence[tuple[str, Path | None]],
 ) -> None:
     # Checked before any work so that a bad path fails fast and leaves nothing behind.
     if json_out is not None:
         check_output_file("--json", json_out, suffix=".json", inputs=inputs)
-    if plots is not None:
-        check_output_dir("--plots", plots, inputs=inputs)
+    if plots_dir is not None:
+        plots = check_output_dir("--plots", plots_dir, inputs=inputs)
         from remnant.yardstick.plots import plot_paths
 
         check_planned_files("--plots", plot_paths(plots, model), inputs=inputs)
@@ -224,15 +224,13 @@ def evaluate_command(
     if ipcw not in IPCW_OPTIONS:
         raise RemnantInputError("--ipcw", "one of " + ", ".join(IPCW_OPTIONS), ipcw)
     horizon_years = _parse_horizon_text(horizons)
-    if plots_dir is not None:
-        check_output_dir("--plots", plots_dir)
     plots = Path(plots_dir) if plots_dir is not None else None
     inputs = [
         (flag, Path(value))
         for flag, value in (("--data", data), ("--train", train), ("--test", test))
         if value is not None and CohortSources.is_file(value)
     ]
-    _check_outputs(json_out, plots, model, inputs)
+    _check_outputs(json_out, plots_dir, model, inputs)
 
     sources = cohort_sources(
         [v for v in (data, train, test) if v is not None],

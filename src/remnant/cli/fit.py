@@ -82,8 +82,6 @@ def fit_command(
         check_output_dir("--report", report_dir, inputs=inputs)
     report = Path(report_dir) if report_dir is not None else None
     check_output_file("--out", out, suffix=".json", inputs=inputs)
-    if report is not None:
-        check_output_dir("--report", report, inputs=inputs)
     sources = cohort_sources(
         [data],
         time_col=time_col,
