@@ -384,6 +384,11 @@ def render_page(
         "model: treated cohorts are compared untreated; horizons a source does not give are "
         "chosen and stated in the row's notes.",
         "",
+        "Calibration targets: the Gately 2021 5-year recurrence by stage (through "
+        "`seeding_coefficient` and `nodes_effect`) and the BMC Cancer 2014 recurrence-free "
+        "survival by stage (through `clone_doubling_days`) set the mechanism's defaults "
+        "(docs/parameters.md), so their rows are checks of fit, not validations.",
+        "",
         "The Pages 2018 figures (5-year recurrence 8% / 19% / 32%, hazard ratio 0.20 high vs "
         "low, training set) were checked against the ASCO Post's report of the paper "
         "(ascopost.com/News/58924); the hazard ratio's interval (0.10-0.38) is quoted by "
