@@ -82,21 +82,32 @@ def test_parameter_recovery_one_replicate():
 
 
 @pytest.mark.parametrize(("m", "sd"), [(5.3, 2.1), (-3.0, 1.0), (27.5, 0.7), (14.0, 0.01), (40, 3)])
-def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd):
+@pytest.mark.parametrize("band", [(0.0, 1.0), (0.0, 0.25), (0.25, 0.70), (0.70, 1.0), (0.4, 0.41)])
+def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd, band):
     from scipy import integrate, stats
 
     from remnant.fit.tables import _row_weights
 
-    # rows 1 apart from 0 (geometry in log2 units), m and sd in rows
+    # rows 1 apart from 0 (geometry in log2 units), m and sd in rows; Y = m + sd Z with Z
+    # standard normal within the band's quantiles
     top = 28
     geom = np.array([0.0, 1.0, 7.0, 1e9, 1.0])
     w = np.empty(top + 1)
-    _row_weights(m * np.log(2.0), sd * np.log(2.0), geom, w)
+    z_lo, z_hi = stats.norm.ppf(band[0]), stats.norm.ppf(band[1])
+    _row_weights(m * np.log(2.0), sd * np.log(2.0), z_lo, z_hi, geom, w)
     assert w.min() >= 0 and w.sum() == pytest.approx(1.0, abs=1e-12)
     # hat functions reproduce linear functions: sum_r r W_r = E[clip(Y, 0, top)]
-    inside, _ = integrate.quad(lambda y: y * stats.norm.pdf(y, m, sd), 0, top, points=[m])
-    clipped = inside + top * stats.norm.sf(top, m, sd)
-    assert (np.arange(top + 1) * w).sum() == pytest.approx(clipped, abs=1e-8)
+    y_lo, y_hi = m + sd * z_lo, m + sd * z_hi
+    mass = band[1] - band[0]
+    a, b = max(y_lo, 0.0), min(y_hi, float(top))
+    inside = 0.0
+    if a < b:
+        inside, _ = integrate.quad(
+            lambda y: y * stats.norm.pdf(y, m, sd), a, b, points=[min(max(m, a), b)]
+        )
+    above = stats.norm.cdf(y_hi, m, sd) - stats.norm.cdf(max(y_lo, top), m, sd)
+    expected = (inside + top * max(above, 0.0)) / mass
+    assert (np.arange(top + 1) * w).sum() == pytest.approx(expected, abs=1e-7 * max(1, m))
 
 
 def _eta(pa, mech):

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from remnant.model.mechanisms import derive, dip_multiplier
+from remnant.model.mechanisms import band_quantiles, derive, dip_multiplier
 from remnant.model.outcomes import BASE as _BASE
 from remnant.model.outcomes import DEATH as _DEATH
 from remnant.model.outcomes import DIP as _DIP
@@ -95,6 +95,9 @@ _P_NAMES = (
     "mort_b",  # per year
     "mort_c",  # per year of age
     "horizon",  # days
+    "immune_spread",  # sd of log I0 between patients
+    "band_lo_z",  # the immune band as standard normal quantiles
+    "band_hi_z",
 )
 _P = {name: i for i, name in enumerate(_P_NAMES)}
 _I0, _B, _D0, _K = _P["immunity"], _P["birth"], _P["death0"], _P["kill"]
@@ -111,6 +114,17 @@ _DET_LOCAL, _DET_DIST, _VIS, _SWITCH = (
 )
 _RES, _AGE = _P["residual"], _P["age"]
 _MA, _MB, _MC, _HORIZON = _P["mort_a"], _P["mort_b"], _P["mort_c"], _P["horizon"]
+_SPREAD, _BAND_LO, _BAND_HI = _P["immune_spread"], _P["band_lo_z"], _P["band_hi_z"]
+
+
+@njit(cache=True)
+def _lodging_factor(
+    i_eff: float, i_rec: float, gamma: float, r_p: float, eps0: float, kappa: float, delta: float
+) -> float:
+    # The seeds asleep at surgery are those of the recorded immunity (docs/model.md 1.9): a
+    # history lived at immunity i_eff keeps them when seeds lodge this much faster.
+    g = gamma * r_p
+    return (g + eps0 * i_eff ** (-kappa) + delta) / (g + eps0 * i_rec ** (-kappa) + delta)
 
 
 def reference_parameters(
@@ -159,15 +173,26 @@ def reference_parameters(
             "mortality_c",
         )
     }
+    r_p = math.log(2.0) / der.primary_doubling_days
+    lodging = _lodging_factor(
+        der.immunity,
+        patient.immunity,
+        mech["seeding_exponent"],
+        r_p,
+        mech["wake_rate"],
+        mech["wake_immune_exponent"],
+        mech["dormant_death_rate"],
+    )
+    lo_z, hi_z = band_quantiles(patient.immune_band)
     values = {
-        "immunity": patient.immunity,
+        "immunity": der.immunity,
         "birth": der.birth,
         "death0": der.death0,
         "kill": der.kill,
-        "nu": der.nu,
+        "nu": der.nu * lodging,
         "n_surgery": der.n_surgery,
         "gamma": mech["seeding_exponent"],
-        "r_primary": math.log(2.0) / der.primary_doubling_days,
+        "r_primary": r_p,
         "wake_rate": mech["wake_rate"],
         "kappa": mech["wake_immune_exponent"],
         "dormant_death": mech["dormant_death_rate"],
@@ -188,6 +213,9 @@ def reference_parameters(
         "mort_b": mech["mortality_b"],
         "mort_c": mech["mortality_c"],
         "horizon": float(horizon_days),
+        "immune_spread": mechanism.immune_spread,
+        "band_lo_z": lo_z,
+        "band_hi_z": hi_z,
     }
     params = np.array([float(values[name]) for name in _P_NAMES], dtype=np.float64)
     dips = np.array(
@@ -613,7 +641,20 @@ def _patients_chunk(
 ) -> None:
     # out_codes columns: event, origin, escaped, phase, clones alive, asleep, rejected
     for i in range(n_patients):
-        t, ev, org, esc, ph, alive, asleep, rej = _patient(rng, par, dips, max_tries)
+        own = par
+        if par[_SPREAD] > 0.0:
+            # this patient's baseline immunity, drawn from the band of the spread; its whole
+            # history is lived at it, the seeds lodging faster by _lodging_factor
+            while True:
+                z = rng.standard_normal()
+                if par[_BAND_LO] < z < par[_BAND_HI]:
+                    break
+            own = par.copy()
+            own[_I0] = par[_I0] * math.exp(par[_SPREAD] * z)
+            own[_NU] = par[_NU] * _lodging_factor(
+                own[_I0], par[_I0], par[_GAMMA], par[_RP], par[_EPS], par[_KAPPA], par[_DELTA]
+            )
+        t, ev, org, esc, ph, alive, asleep, rej = _patient(rng, own, dips, max_tries)
         out_time[i] = t
         out_codes[i, 0] = ev
         out_codes[i, 1] = org

@@ -334,6 +334,16 @@ CASES: dict[str, Case] = {
             5 * DAYS_PER_YEAR,
             "high immunity: dip and deep lapses decide who recurs",
         ),
+        Case(
+            "colon2-R1-spread-high",
+            Patient.from_stage("colon", "II", margin="R1", immune="high", spread=True),
+            # a calibrated model's immunity: scaled, spread between patients, the patient in
+            # the top 30% of the spread (Immunoscore high); the reference lives each
+            # patient's whole history at its own drawn immunity
+            reduced_mechanism(immune_scale=0.8, immune_spread=0.8),
+            3 * DAYS_PER_YEAR,
+            "immunity spread between patients, drawn within an Immunoscore band",
+        ),
     )
 }
 

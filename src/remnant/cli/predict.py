@@ -108,7 +108,12 @@ def predict_command(
     grade: Annotated[int | None, typer.Option("--grade", help="Grade 1, 2 or 3.")] = None,
     margin: Annotated[str | None, typer.Option("--margin", help="R0, R1 or R2.")] = None,
     immune: Annotated[
-        str | None, typer.Option("--immune", help="low, intermediate or high.")
+        str | None,
+        typer.Option(
+            "--immune",
+            help="Immunoscore: low, intermediate, high, IS0-IS4, a mean percentile (40%) "
+            "or unknown.",
+        ),
     ] = None,
     age: Annotated[float | None, typer.Option("--age", help="Age at surgery (years).")] = None,
     earlier_months: Annotated[

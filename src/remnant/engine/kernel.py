@@ -46,6 +46,9 @@ _I_AGERATE = PROFILE_INDEX["woken_age_rate"]
 _I_RES = PROFILE_INDEX["residual"]
 _I_AGE = PROFILE_INDEX["age_years"]
 _I_EPS = PROFILE_INDEX["wake_rate"]
+_I_SPREAD = PROFILE_INDEX["immune_spread"]
+_I_BAND_LO = PROFILE_INDEX["band_lo_z"]
+_I_BAND_HI = PROFILE_INDEX["band_hi_z"]
 _M_KAPPA = MECH_INDEX["wake_exponent"]
 _M_DELTA = MECH_INDEX["dormant_death"]
 _M_BURST = MECH_INDEX["burst"]
@@ -72,6 +75,16 @@ def _geometric(rng: np.random.Generator, q: float) -> float:
         return 1.0
     u = rng.random()
     return 1.0 + math.floor(math.log1p(-u) / math.log1p(-q))
+
+
+@njit(cache=True)
+def band_normal(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """A standard normal draw conditioned on ``lo < Z < hi``, by rejection (exact; the band
+    holds at least 1% of the mass, so at most 100 draws are expected)."""
+    while True:
+        z = rng.standard_normal()
+        if lo < z < hi:
+            return z
 
 
 @njit(cache=True)
@@ -225,6 +238,14 @@ def simulate_chunk(
         d0 = profiles[j, _I_D0]
         k = profiles[j, _I_K]
         eps0 = profiles[j, _I_EPS]
+        woken_mean = profiles[j, _I_WOKEN]
+        sigma = profiles[j, _I_SPREAD]
+        if sigma > 0.0:
+            # this patient's baseline immunity within the band of the population's spread;
+            # the seeds asleep at surgery stay, those woken follow eps(I0) (docs/model.md 1.9)
+            f = math.exp(sigma * band_normal(rng, profiles[j, _I_BAND_LO], profiles[j, _I_BAND_HI]))
+            i0 *= f
+            woken_mean *= f ** (-kappa)
 
         t_death = _death_time_days(
             rng, profiles[j, _I_AGE], mech[_M_MORT_A], mech[_M_MORT_B], mech[_M_MORT_C]
@@ -240,7 +261,7 @@ def simulate_chunk(
             c_est[0] = _PRE if n_res >= switch else _NONE
             c_low[0] = i0 < 1.0 and n_res >= switch
             nc = 1
-        n_woken = rng.poisson(profiles[j, _I_WOKEN])
+        n_woken = rng.poisson(woken_mean)
         d_pre = d0 + k * i0
         age_rate = profiles[j, _I_AGERATE]
         for _ in range(n_woken):

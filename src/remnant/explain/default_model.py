@@ -1,6 +1,9 @@
 """The default model of ``remnant predict``: the mechanism fitted to the bundled cohorts.
 
-    python -m remnant.explain.default_model        # regenerates default_model.json
+    python -m remnant.explain.default_model        # regenerates remnant/model/calibrated.json
+
+The file is the calibrated model of both faces: ``remnant predict`` explains with these fits,
+and ``remnant.model.calibrated`` writes them into the mechanism ``remnant simulate`` runs.
 
 Each cancer's patients are described by the model's own fields (mechanism links,
 docs/fit.md 3.2) and the seeding, residual-cell and immunity multipliers fitted with the
@@ -15,15 +18,16 @@ spread of immunity between patients (immunity is not measured in these cohorts):
 
 The colon fit is then recalibrated to the population it speaks for. The trial enrolled
 high-risk stage II (B2) and stage III patients in 1984-87; recurrence after resection is lower
-today (earlier surgery standards, fuller nodal staging) and its stage gradient steeper. Two
-numbers, the same for every patient, update the seeding law: an offset on ``burden`` and a
-slope on the patients' log seeds around the stage II patient's (logistic recalibration;
-Steyerberg, Clinical Prediction Models, 2nd ed. 2019, ch. 20). They minimise the binomial
-deviance (equal weight per stage) between the model's 5-year recurrence for the stage I, II
-and III patients of :meth:`remnant.model.Patient.from_stage` and the published 3.8 / 12 / 28%
-(Gately 2021). The residual and immunity multipliers and the spread of immunity stay as
-fitted on the trial (docs/explain.md). The recalibration's own uncertainty (4257 patients) is
-small beside the fit's and is not added to the band.
+today (earlier surgery standards, fuller nodal staging). One number, the same for every
+patient, updates the seeding law: an offset on ``burden`` (recalibration in the large;
+Steyerberg, Clinical Prediction Models, 2nd ed. 2019, ch. 20), so the mechanism's own law of
+seeds against size and nodes is kept and the stage gradient stays the model's. It minimises
+the binomial deviance (equal weight per stage) between the model's 5-year recurrence for the
+stage I, II and III patients of :meth:`remnant.model.Patient.from_stage` (immunity unknown:
+the whole spread) and the published 3.8 / 12 / 28% (Gately 2021). The residual and immunity
+multipliers and the spread of immunity stay as fitted on the trial (docs/explain.md). The
+recalibration's own uncertainty (4257 patients) is small beside the fit's and is not added
+to the band.
 
 The file holds both fits with their data provenance, the recalibration and the package
 version.
@@ -34,7 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +48,9 @@ from scipy import optimize
 from remnant.errors import RemnantInputError
 from remnant.fit.links import MechanismLinks
 from remnant.fit.model import RemnantFit, fit
-from remnant.fit.tables import dormant_seeds
-from remnant.likelihood.cohort import PatientArrays
-from remnant.model.parameters import Patient
+from remnant.model import calibrated
 from remnant.provenance import provenance
 
-FILE = "default_model.json"
 # Published 5-year cumulative recurrence after resection of stage I / II / III colon cancer,
 # 4257 patients (Gately et al. 2021, PubMed 34184594): the colon model is recalibrated to it.
 COLON_POPULATION_5Y = {"I": 0.038, "II": 0.12, "III": 0.28}
@@ -116,10 +116,9 @@ def _breast() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
 
 def five_year_risk(f: RemnantFit, cancer: str, stages: Any) -> dict[str, float]:
     """5-year recurrence of the ``Patient.from_stage`` patient of each stage, at the mode."""
-    from remnant.model.parameters import Patient
     from remnant.model.units import DAYS_PER_YEAR
 
-    X = pd.DataFrame([dataclasses.asdict(Patient.from_stage(cancer, s)) for s in stages])
+    X = pd.DataFrame([dataclasses.asdict(calibrated.patient(cancer, s)) for s in stages])
     s5 = f.curves(X, np.array([5.0 * DAYS_PER_YEAR]))[:, 0, 0]
     return {st: float(1.0 - v) for st, v in zip(stages, s5, strict=True)}
 
@@ -129,10 +128,9 @@ def recalibrate(
 ) -> tuple[RemnantFit, dict[str, Any]]:
     """Recalibrate the seeding law so that the stage risks come closest to ``targets``.
 
-    Two numbers, the same for every patient: an offset ``a`` on ``burden`` and a slope ``b``
-    on the patient's log seeds around those of the stage II patient (``c``),
-    ``log mu = burden + a + log c + b (log mu_D - log c)``; ``b = 1`` is the fit.
-    Closest in binomial deviance per patient, equal weight per stage:
+    One number, the same for every patient: an offset ``a`` on ``burden``,
+    ``log mu = burden + a + log mu_D``. Closest in binomial deviance per patient, equal
+    weight per stage:
     ``sum_s p_s log(p_s / q_s) + (1 - p_s) log((1 - p_s) / (1 - q_s))`` with ``q_s`` the
     model's 5-year risk. Returns the recalibrated fit and the record kept in the model file.
     """
@@ -142,47 +140,36 @@ def recalibrate(
     j = f.result.names.index(OFFSET_PARAMETER)
     stages = list(targets)
     p = np.array([targets[s] for s in stages])
-    ref = PatientArrays.from_patients([Patient.from_stage(cancer, "II")])
-    centre = float(np.log(dormant_seeds(ref, fitted_links.mechanism)[0]))
 
-    def shifted(x: np.ndarray) -> RemnantFit:
+    def shifted(a: float) -> RemnantFit:
         theta = f.result.theta.copy()
-        theta[j] += x[0]
-        links = dataclasses.replace(fitted_links, seed_slope=float(x[1]), seed_centre=centre)
-        return dataclasses.replace(
-            f, links=links, result=dataclasses.replace(f.result, theta=theta)
-        )
+        theta[j] += a
+        return dataclasses.replace(f, result=dataclasses.replace(f.result, theta=theta))
 
-    def deviance(x: np.ndarray) -> float:
+    def deviance(a: float) -> float:
         q = np.clip(
-            np.array(list(five_year_risk(shifted(x), cancer, stages).values())),
+            np.array(list(five_year_risk(shifted(a), cancer, stages).values())),
             1e-12,
             1 - 1e-12,
         )
         return float(np.sum(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))))
 
-    res = optimize.minimize(
-        deviance,
-        np.array([0.0, 1.0]),
-        method="Nelder-Mead",
-        options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 2000},
+    res = optimize.minimize_scalar(
+        deviance, bounds=(-5.0, 5.0), method="bounded", options={"xatol": 1e-6}
     )
-    if not res.success or not 0.0 < res.x[1] < 10.0:
+    if not res.success or abs(res.x) > 4.99:
         raise RuntimeError(f"recalibration did not converge: {res.message}, x = {res.x}")
-    offset, slope = float(res.x[0]), float(res.x[1])
-    out = shifted(res.x)
+    offset = float(res.x)
+    out = shifted(offset)
     record = {
         "parameter": OFFSET_PARAMETER,
         "offset": offset,
-        "seed_slope": slope,
-        "seed_centre_log_cells": centre,
         "targets_5y": targets,
         "source": source,
         "fitted_5y": five_year_risk(f, cancer, stages),
         "recalibrated_5y": five_year_risk(out, cancer, stages),
-        "method": "an offset on the log seeding multiplier and a slope on the patients' log "
-        "seeds around the stage II patient's, minimum binomial deviance (equal weight per "
-        "stage) to the published 5-year recurrence of the stage patients",
+        "method": "an offset on the log seeding multiplier, minimum binomial deviance (equal "
+        "weight per stage) to the published 5-year recurrence of the stage patients",
     }
     return out, record
 
@@ -205,16 +192,13 @@ def build() -> dict[str, Any]:
 
 def load_default(cancer: str) -> RemnantFit:
     """The shipped fit for ``cancer`` (colon or breast)."""
-    text = resources.files("remnant.explain").joinpath(FILE).read_text(encoding="utf-8")
-    data = json.loads(text)
-    if cancer not in data["models"]:
-        raise RemnantInputError("cancer", "one of " + ", ".join(data["models"]), cancer)
-    return RemnantFit.from_dict(data["models"][cancer], source="default model")
+    return RemnantFit.from_dict(calibrated.stored_fit(cancer), source="default model")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Regenerate the default model of remnant predict.")
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name(FILE))
+    default = Path(calibrated.__file__).with_name(calibrated.FILE)
+    ap.add_argument("--out", type=Path, default=default)
     args = ap.parse_args(argv)
     from remnant.files import write_text_atomic
 

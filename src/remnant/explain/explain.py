@@ -28,7 +28,14 @@ import pandas as pd
 from remnant.errors import RemnantInputError
 from remnant.fit.model import RemnantFit
 from remnant.model import _validate as validate
-from remnant.model.parameters import IMMUNE_LEVELS, STAGE_DEFAULTS, Patient
+from remnant.model.parameters import (
+    IMMUNE_LEVELS,
+    IMMUNOSCORE_BANDS,
+    STAGE_DEFAULTS,
+    WHOLE_BAND,
+    Patient,
+    immune_category,
+)
 from remnant.model.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 CAUSES = ("immunity", "removal", "stage")
@@ -41,11 +48,25 @@ MAX_DRAWS = 10_000  # draws x patients x times of risks are held at once
 COUNTERFACTUALS = ("earlier", "clear_margin", "high_immunity", "all")
 
 
-def reference_patient(patient: Patient) -> Patient:
-    """Stage I size and nodes of the patient's cancer, R0, high immunity; the rest as given."""
+def high_immunity(patient: Patient, spread: bool) -> Patient:
+    """The patient with immunity at least at the high level: with a spread of immunity
+    between patients, the Immunoscore-high band (or the patient's own if already above it);
+    without, the high level of :data:`IMMUNE_LEVELS`."""
+    if not spread:
+        return patient.replace(immunity=max(patient.immunity, IMMUNE_LEVELS["high"]))
+    high = IMMUNOSCORE_BANDS["high"]
+    if patient.immune_band[0] >= high[0]:
+        return patient
+    return patient.replace(immunity=max(patient.immunity, 1.0), immune_band=high)
+
+
+def reference_patient(patient: Patient, spread: bool = False) -> Patient:
+    """Stage I size and nodes of the patient's cancer, R0, high immunity (:func:`high_immunity`
+    of a typical patient); the rest as given."""
     d = STAGE_DEFAULTS[patient.cancer]["I"]
-    return patient.replace(
-        size_mm=d["size_mm"], nodes=int(d["nodes"]), margin="R0", immunity=IMMUNE_LEVELS["high"]
+    typical = patient.replace(immunity=1.0, immune_band=WHOLE_BAND)
+    return high_immunity(typical, spread).replace(
+        size_mm=d["size_mm"], nodes=int(d["nodes"]), margin="R0"
     )
 
 
@@ -57,7 +78,7 @@ def _with_causes(patient: Patient, ref: Patient, causes: tuple[str, ...]) -> Pat
     if "removal" in causes:
         out = out.replace(margin=patient.margin)
     if "immunity" in causes:
-        out = out.replace(immunity=patient.immunity)
+        out = out.replace(immunity=patient.immunity, immune_band=patient.immune_band)
     return out
 
 
@@ -125,6 +146,10 @@ class Explanation:
         c = self.curve
         return {
             "patient": dataclasses.asdict(self.patient),
+            "immunoscore": {
+                "category": immune_category(self.patient.immune_band),
+                "mean_percentile_range": [100.0 * q for q in self.patient.immune_band],
+            },
             "reference": dataclasses.asdict(self.reference),
             "risk": self.risk,
             "risk_interval": {k: [self.risk_lower[k], self.risk_upper[k]] for k in self.risk},
@@ -209,7 +234,15 @@ def explain(
             f"a model fitted with mechanism links for {patient.cancer}",
             f"{fit.links.kind} links for {fit.links.cancer}",
         )
-    ref = reference_patient(patient)
+    spread = fit.links.design(_frame([patient])).spread_integrated
+    if patient.immune_band != WHOLE_BAND and not spread:
+        raise RemnantInputError(
+            "immune",
+            "a level or number: this model has no spread of immunity between patients, so an "
+            "Immunoscore band has no meaning in it",
+            immune_category(patient.immune_band),
+        )
+    ref = reference_patient(patient, spread)
     subsets = [
         frozenset(s) for k in range(len(CAUSES) + 1) for s in itertools.combinations(CAUSES, k)
     ]
@@ -218,8 +251,8 @@ def explain(
     cf = {
         "earlier": earlier,
         "clear_margin": patient.replace(margin="R0"),
-        "high_immunity": patient.replace(immunity=max(patient.immunity, IMMUNE_LEVELS["high"])),
-        "all": earlier.replace(margin="R0", immunity=max(patient.immunity, IMMUNE_LEVELS["high"])),
+        "high_immunity": high_immunity(patient, spread),
+        "all": high_immunity(earlier.replace(margin="R0"), spread),
     }
     rows = [patient] + mixed + list(cf.values())
     X = _frame(rows)

@@ -37,7 +37,8 @@ class PatientInput:
     stage : str
         The stage given, or :data:`STAGE_FOR_SIZE_ONLY` when only a size was.
     immune : str or float
-        The immune category (``low``, ``intermediate``, ``high``) or number given.
+        The immune input given: an Immunoscore category (``low``, ``intermediate``,
+        ``high``, ``IS0``-``IS4``), a mean percentile (``"40%"``) or ``unknown``.
     filled : tuple of str
         Fields the stage filled in (of :data:`FILLED_FROM_STAGE`).
     stage_assumed : bool
@@ -54,13 +55,20 @@ class PatientInput:
     age_default: bool
 
     def immune_name(self) -> str:
-        """The immune category given, or the one whose level the number equals, or ``I0``."""
-        from remnant.model.parameters import IMMUNE_LEVELS
+        """The immune category given (its name, percentile or ``unknown``)."""
+        from remnant.model.parameters import immune_category
 
-        if isinstance(self.immune, str):
-            return self.immune
-        named = [k for k, v in IMMUNE_LEVELS.items() if v == self.patient.immunity]
-        return named[0] if named else "I0"
+        return immune_category(self.patient.immune_band)
+
+    def immune_words(self) -> str:
+        """The immune input in a pathology report's terms: its Immunoscore band."""
+        lo, hi = self.patient.immune_band
+        if (lo, hi) == (0.0, 1.0):
+            return "immunity unknown (any Immunoscore)"
+        return (
+            f"Immunoscore {self.immune_name()} (mean percentile "
+            f"{100 * lo:g}-{100 * hi:g}% of CD3+/CD8+ densities)"
+        )
 
     def sentence(self, flags: Mapping[str, str] | None = None) -> str:
         """One line on the patient: every field, and which ones the stage or defaults gave.
@@ -72,7 +80,7 @@ class PatientInput:
             f"patient: {p.cancer} stage {self.stage}"
             + (" (assumed: no stage given)" if self.stage_assumed else "")
             + f", {p.size_mm:g} mm, {p.nodes} positive nodes, grade {p.grade}, "
-            f"margin {p.margin}, immunity {self.immune_name()} (baseline I0 {p.immunity:g}), "
+            f"margin {p.margin}, {self.immune_words()}, "
             f"age {p.age:g}" + (" (the cancer's default)" if self.age_default else "")
         )
         if self.filled:
@@ -108,7 +116,7 @@ def patient_from_fields(fields: Mapping[str, Any]) -> PatientInput:
     cancer = given.pop("cancer")
     immune = given.pop("immune")
     try:
-        patient = Patient.from_stage(cancer, stage, immune=immune, **given)
+        patient = Patient.from_stage(cancer, stage, immune=immune, spread=True, **given)
     except RemnantInputError as exc:
         raise exc.with_field("immune") if exc.field == "immunity" else exc from None
     return PatientInput(

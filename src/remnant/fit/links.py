@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from remnant.errors import RemnantInputError
 from remnant.fit.tables import dormant_seeds
@@ -82,7 +83,13 @@ class Design:
     grade_index : ndarray of int, shape (n,)
         Row of the kernel table (grade) per patient.
     spread_index : int or None
-        Position of ``immune_spread`` in ``theta`` (None: no spread).
+        Position of ``immune_spread`` in ``theta`` (None: not fitted).
+    fixed_spread : float
+        Standard deviation of ``log I0`` between patients when it is not fitted (the
+        mechanism's ``immune_spread``; 0: none).
+    band_z : ndarray, shape (2, n), optional
+        Each patient's immune band (``Patient.immune_band``) as standard normal quantiles;
+        None: the whole population.
     """
 
     names: tuple[str, ...]
@@ -90,6 +97,8 @@ class Design:
     offset: np.ndarray
     grade_index: np.ndarray
     spread_index: int | None
+    fixed_spread: float = 0.0
+    band_z: np.ndarray | None = None
 
     def predictors(self, theta: np.ndarray) -> np.ndarray:
         """The four predictors per patient, shape (4, n)."""
@@ -97,8 +106,8 @@ class Design:
 
     @property
     def spread_integrated(self) -> bool:
-        """True when ``log I0`` is spread between patients (a spread parameter is fitted)."""
-        return self.spread_index is not None
+        """True when ``log I0`` is spread between patients (fitted, or the mechanism's)."""
+        return self.spread_index is not None or self.fixed_spread > 0.0
 
     @property
     def active(self) -> np.ndarray:
@@ -108,7 +117,9 @@ class Design:
 
     def spread(self, theta: np.ndarray) -> float:
         """Standard deviation of ``log I0`` between patients (0 without spread)."""
-        return 0.0 if self.spread_index is None else float(math.exp(theta[self.spread_index]))
+        if self.spread_index is None:
+            return self.fixed_spread
+        return float(math.exp(theta[self.spread_index]))
 
 
 # Columns whose link shape the mechanism fixes (docs/fit.md, 3.1): the seeding rate grows as
@@ -402,10 +413,11 @@ class MechanismLinks:
         offset[P_MU] = log_seeds + (self.seed_slope - 1.0) * (log_seeds - self.seed_centre)
         res = np.array([self.mechanism.residual_cells[str(m)] for m in pa.margin])
         offset[P_RES] = np.log(res)
-        offset[P_I0] = np.log(pa.immunity)
+        offset[P_I0] = np.log(pa.immunity) + math.log(self.mechanism.immune_scale)
         gi = _grade_rows(pa.grade, self.grades_seen, "grade")
         spread = 3 if self.fit_spread else None
-        return Design(names, load, offset, gi, spread)
+        band_z = ndtri(np.vstack([np.asarray(pa.immune_lo), np.asarray(pa.immune_hi)]))
+        return Design(names, load, offset, gi, spread, self.mechanism.immune_spread, band_z)
 
     def to_dict(self) -> dict[str, Any]:
         return {

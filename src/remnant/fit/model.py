@@ -264,7 +264,27 @@ class RemnantFit:
             design.spread(th),
             design.grade_index,
             design.spread_integrated,
+            design.band_z,
         )
+
+    def calibrated_mechanism(self, theta: np.ndarray | None = None) -> Mechanism:
+        """The mechanism with this fit's parameters written into it (mechanism links):
+        simulating it reproduces :meth:`curves` (``remnant.model.calibrated.fold``).
+
+        Raises
+        ------
+        RemnantInputError
+            Column links, or a recalibrated seeding slope the mechanism cannot express.
+        """
+        from remnant.model.calibrated import fold
+
+        links = self.links
+        if not isinstance(links, MechanismLinks) or links.seed_slope != 1.0:
+            raise RemnantInputError(
+                "fit", "a fit with mechanism links and the mechanism's own seeding law"
+            )
+        th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
+        return fold(links.mechanism, links.cancer, dict(zip(self.result.names, th, strict=True)))
 
     def survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         """Probability of no endpoint event: index = times (days), one column per row of ``X``.

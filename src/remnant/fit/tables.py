@@ -56,6 +56,9 @@ LOG2_I0_MIN = -5.0  # I0 = 1/32: the table's weakest immunity
 # (0.037 with a step of 1/4, where immunity clears every clone; docs/fit.md, section 2)
 LOG2_I0_STEP = 0.125
 SPREAD_SUB_ROWS = 1  # the spread path integrates over the rows (2: also the cubic's midpoints)
+# Positions in a patient's vector of the compiled loops: the predictors, the spread and the
+# immune band's bounds (standard normal quantiles).
+X_MU, X_RES, X_I0, X_A, X_SIGMA, X_ZLO, X_ZHI = range(7)
 LOG2_I0_MAX = 4.0  # never reached: the table stops above the immunity that clears every clone
 TABLE_YEARS = 80.0  # kernels beyond (a t > 80 years) are held at their last value
 TABLE_STEP_DAYS = 7.0
@@ -125,19 +128,25 @@ class KernelTable:
         sigma: float,
         grade_index: np.ndarray,
         spread: bool,
+        band_z: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(S_rec, f_local, f_distant)`` per patient and time, shape (n, n_times, 3).
 
         ``eta`` holds the predictors ``log mu, log res, log I0, log a`` (shape (4, n));
-        with ``spread``, ``log I0`` is spread ``N(log I0, sigma^2)`` between patients and
-        integrated over the table rows; without, each patient sits at its own ``log I0``.
+        with ``spread``, ``log I0`` is ``log I0 + sigma Z`` between patients, ``Z`` standard
+        normal within each patient's band (``band_z``, shape (2, n): the band's bounds as
+        normal quantiles; default the whole line), integrated over the table rows; without,
+        each patient sits at its own ``log I0``.
         """
         t = np.asarray(times, dtype=np.float64)
         out = np.zeros((eta.shape[1], t.shape[0], 3))
+        if band_z is None:
+            band_z = whole_bands(eta.shape[1])
         _curves(
             t,
             eta,
             sigma,
+            np.ascontiguousarray(band_z, dtype=np.float64),
             grade_index,
             spread,
             self.values,
@@ -340,6 +349,11 @@ def _smooth(arr: np.ndarray, dt: float) -> None:
         sm = gaussian_filter1d(arr[:, rate], SMOOTH_DAYS / dt, axis=-1, mode="nearest")
         arr[:, rate] = sm
         arr[:, cum] = arr[:, cum, :1] + cumulative_trapezoid(sm, dx=dt, axis=-1, initial=0.0)
+
+
+def whole_bands(n: int) -> np.ndarray:
+    """Immune bands covering the whole population for ``n`` patients, shape (2, n)."""
+    return np.vstack([np.full(n, -np.inf), np.full(n, np.inf)])
 
 
 def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
@@ -580,13 +594,16 @@ def _row_sums(
 
 
 @njit(cache=True)
-def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> None:
-    # log I0 ~ N(li, sigma^2) between patients: the weight of each table row is the Gaussian
-    # expectation of its hat function, so the spread is integrated exactly for an integrand
-    # linear in log2 I0 between rows (row values exact, no interpolation in I0), and the
-    # weights are smooth in li and sigma
-    # (each knot's normal cdf and density computed once; the mass beyond the edges goes to
-    # the edge rows, whose values hold there)
+def _row_weights(
+    li: float, sigma: float, z_lo: float, z_hi: float, geom: np.ndarray, out: np.ndarray
+) -> None:
+    # log I0 = li + sigma Z between patients, Z standard normal within (z_lo, z_hi) (an immune
+    # band; -inf, inf: the whole population): the weight of each table row is the expectation
+    # of its hat function, so the spread is integrated exactly for an integrand linear in
+    # log2 I0 between rows (row values exact, no interpolation in I0), and the weights are
+    # smooth in li and sigma. Each knot's standardised position is clipped to the band, so
+    # the segments outside it carry no mass; the mass beyond the table's edges goes to the
+    # edge rows, whose values hold there; the total is the band's mass.
     top = out.shape[0] - 1
     spacing = geom[1] / geom[4]  # out holds rows or half rows (_gather)
     m = (li / math.log(2.0) - geom[0]) / spacing
@@ -594,19 +611,23 @@ def _row_weights(li: float, sigma: float, geom: np.ndarray, out: np.ndarray) -> 
     cdf = np.empty(top + 1)
     pdf = np.empty(top + 1)
     for j in range(top + 1):
-        z = (j - m) / sd
+        z = min(max((j - m) / sd, z_lo), z_hi)
         cdf[j] = _cdf(z)
         pdf[j] = _phi(z)
+    c_lo = _cdf(z_lo)
+    mass = _cdf(z_hi) - c_lo
     for r in range(top + 1):
         wgt = (
-            cdf[0] if r == 0 else (m - r + 1.0) * (cdf[r] - cdf[r - 1]) + sd * (pdf[r - 1] - pdf[r])
+            cdf[0] - c_lo
+            if r == 0
+            else (m - r + 1.0) * (cdf[r] - cdf[r - 1]) + sd * (pdf[r - 1] - pdf[r])
         )
         if r < top:
             up = (m - r) * (cdf[r + 1] - cdf[r]) + sd * (pdf[r] - pdf[r + 1])
             wgt += (cdf[r + 1] - cdf[r]) - up
         else:
-            wgt += 1.0 - cdf[top]
-        out[r] = max(wgt, 0.0)
+            wgt += c_lo + mass - cdf[top]
+        out[r] = max(wgt, 0.0) / mass
 
 
 @njit(cache=True, inline="always")
@@ -627,17 +648,20 @@ def _one_spread(
     lr: float,
     li: float,
     sigma: float,
+    z_lo: float,
+    z_hi: float,
     a: float,
     buf: np.ndarray,
     w: np.ndarray,
     geom: np.ndarray,
 ) -> tuple[float, float, float]:
-    # as _one, with log I0 spread N(li, sigma^2) between patients (_row_weights)
+    # as _one, with log I0 = li + sigma Z between patients, Z within (z_lo, z_hi)
+    # (_row_weights)
     rows = np.empty((buf.shape[0], 3))
     drows = np.empty((buf.shape[0], 9))
     wts = np.empty(buf.shape[0])
     _row_sums(lm, lr, a, buf, w, geom[3], rows, drows, buf, False, False, False)
-    _row_weights(li, sigma, geom, wts)
+    _row_weights(li, sigma, z_lo, z_hi, geom, wts)
     return _mix(rows, wts)
 
 
@@ -694,8 +718,9 @@ def _one(
     geom: np.ndarray,
 ) -> tuple[float, float, float]:
     # (S_rec, local density, distant density) at t for one patient whose predictors are
-    # x = (log mu, log res, log I0, log a, sigma); geom = (log2 I0 at row 0, its step, dt, M_L)
-    lm, lr, li, la, sigma = x[0], x[1], x[2], x[3], x[4]
+    # x = (log mu, log res, log I0, log a, sigma, z_lo, z_hi): the predictors and the immune
+    # band's bounds as normal quantiles (X_*); geom = (log2 I0 at row 0, its step, dt, M_L)
+    lm, lr, li, la, sigma = x[X_MU], x[X_RES], x[X_I0], x[X_A], x[X_SIGMA]
     x0, dx, dt, m_loc = geom[0], geom[1], geom[2], geom[3]
     n_i0 = tab.shape[1]
     n_s = tab.shape[2]
@@ -713,7 +738,7 @@ def _one(
     if spread:
         buf = np.empty((_n_points(n_i0, geom), n_s, N_TAB))
         _gather(tabt, g, k, fu, buf)
-        return _one_spread(lm, lr, li, sigma, a, buf, w, geom)
+        return _one_spread(lm, lr, li, sigma, x[X_ZLO], x[X_ZHI], a, buf, w, geom)
     # each patient at its own log I0: cubic in log2 I0 (_interp)
     rows = np.empty(4, dtype=np.int64)
     wr = np.empty(4)
@@ -836,13 +861,13 @@ def _log_terms(
     wts0 = np.empty(n_pts)
     wts1 = np.empty(n_pts)
     for i in range(t.shape[0]):
-        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
+        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, -np.inf, np.inf])
         if spread:
-            k, fu, a = _time_cell(t[i], x[3], geom[2], tab.shape[4])
+            k, fu, a = _time_cell(t[i], x[X_A], geom[2], tab.shape[4])
             clock = with_grad and active[3]
             if clock:
                 # held beyond the table and outside the clamp on log a: no slope there
-                held = fu >= 1.0 or abs(x[3]) > LOG_A_MAX
+                held = fu >= 1.0 or abs(x[X_A]) > LOG_A_MAX
                 slope = 0.0 if held else t[i] * a / geom[2]
                 _slope_column(tabt, gi[i], k, fu, slope, buf, dbuf, up, down)
             else:
@@ -850,8 +875,8 @@ def _log_terms(
             # rows depend on (log mu, log res, log a), in closed form (log a through the
             # column's derivative); weights on (log I0, sigma), by central differences
             _row_sums(
-                x[0],
-                x[1],
+                x[X_MU],
+                x[X_RES],
                 a,
                 buf,
                 w,
@@ -861,9 +886,9 @@ def _log_terms(
                 dbuf,
                 with_grad and active[1],
                 clock,
-                abs(x[3]) <= LOG_A_MAX,
+                abs(x[X_A]) <= LOG_A_MAX,
             )
-            _row_weights(x[2], x[4], geom, wts0)
+            _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0)
             sff = _mix(rows0, wts0)
             out[i] = _log_of(ev[i], sff)
             if not with_grad:
@@ -879,9 +904,9 @@ def _log_terms(
                 if not active[p]:
                     continue
                 for sgn in (1.0, -1.0):
-                    liv = x[2] + sgn * h if p == 2 else x[2]
-                    sgv = x[4] + sgn * h if p == 4 else x[4]
-                    _row_weights(liv, sgv, geom, wts1)
+                    liv = x[X_I0] + sgn * h if p == 2 else x[X_I0]
+                    sgv = x[X_SIGMA] + sgn * h if p == 4 else x[X_SIGMA]
+                    _row_weights(liv, sgv, x[X_ZLO], x[X_ZHI], geom, wts1)
                     grad[i, p] += sgn * _log_of(ev[i], _mix(rows0, wts1)) / (2.0 * h)
             continue
         out[i] = _log_term(t[i], ev[i], x, gi[i], spread, tab, tabt, w, geom)
@@ -905,6 +930,7 @@ def _curves(
     times: np.ndarray,
     eta: np.ndarray,
     sigma: float,
+    band_z: np.ndarray,
     gi: np.ndarray,
     spread: bool,
     tab: np.ndarray,
@@ -914,7 +940,9 @@ def _curves(
     out: np.ndarray,
 ) -> None:
     for i in range(eta.shape[1]):
-        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma])
+        x = np.array(
+            [eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, band_z[0, i], band_z[1, i]]
+        )
         for k in range(times.shape[0]):
             s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
             out[i, k, 0] = s

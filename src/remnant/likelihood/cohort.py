@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.errors import RemnantInputError
-from remnant.model.parameters import CANCERS, GRADES, MARGINS, Mechanism, Patient
+from remnant.model.parameters import CANCERS, GRADES, MARGINS, MIN_BAND_WIDTH, Mechanism, Patient
 from remnant.model.units import CELLS_PER_MM3
 
 FIELDS = ("cancer", "size_mm", "nodes", "grade", "margin", "immunity", "age")
@@ -34,6 +34,8 @@ class PatientArrays:
     size_mm, immunity, age : ndarray of float
         Primary diameter (mm), baseline immunity ``I0``, age at surgery (years).
     nodes, grade : ndarray of int
+    immune_lo, immune_hi : ndarray of float, optional
+        Each patient's immune band (``Patient.immune_band``; default the whole population).
     """
 
     cancer: np.ndarray
@@ -43,6 +45,8 @@ class PatientArrays:
     margin: np.ndarray
     immunity: np.ndarray
     age: np.ndarray
+    immune_lo: np.ndarray | None = None
+    immune_hi: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.cancer)
@@ -54,7 +58,11 @@ class PatientArrays:
             "margin": np.asarray(self.margin, dtype=object).astype(str),
             "immunity": np.asarray(self.immunity, dtype=np.float64),
             "age": np.asarray(self.age, dtype=np.float64),
+            "immune_lo": np.zeros(n) if self.immune_lo is None else self.immune_lo,
+            "immune_hi": np.ones(n) if self.immune_hi is None else self.immune_hi,
         }
+        for name in ("immune_lo", "immune_hi"):
+            conv[name] = np.asarray(conv[name], dtype=np.float64)
         for name, arr in conv.items():
             if arr.shape != (n,):
                 raise RemnantInputError(name, f"a 1-d array of {n} values", arr.shape)
@@ -66,6 +74,12 @@ class PatientArrays:
         _check_range("nodes", conv["nodes"], 0, 100)
         _check_range("immunity", conv["immunity"], 0.01, 100.0)
         _check_range("age", conv["age"], 0.0, 120.0)
+        _check_range("immune_band", conv["immune_lo"], 0.0, 1.0)
+        _check_range("immune_band", conv["immune_hi"], 0.0, 1.0)
+        if (conv["immune_hi"] - conv["immune_lo"] < MIN_BAND_WIDTH - 1e-12).any():
+            raise RemnantInputError(
+                "immune_band", f"bands (lo, hi) with hi >= lo + {MIN_BAND_WIDTH}", "narrower"
+            )
 
     def __len__(self) -> int:
         return len(self.cancer)
@@ -73,20 +87,34 @@ class PatientArrays:
     @classmethod
     def from_patients(cls, patients: Sequence[Patient]) -> PatientArrays:
         """Arrays from a sequence of :class:`Patient`."""
-        return cls(**{f: np.array([getattr(p, f) for p in patients]) for f in FIELDS})
+        arrays = {f: np.array([getattr(p, f) for p in patients]) for f in FIELDS}
+        bands = np.array([p.immune_band for p in patients], dtype=np.float64).reshape(-1, 2)
+        return cls(**arrays, immune_lo=bands[:, 0], immune_hi=bands[:, 1])
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> PatientArrays:
         """Arrays from a DataFrame with columns ``cancer, size_mm, nodes, grade, margin,
-        immunity, age``."""
+        immunity, age`` and optionally ``immune_band`` (pairs of quantiles)."""
         missing = [f for f in FIELDS if f not in frame.columns]
         if missing:
             raise RemnantInputError("patients", "columns " + ", ".join(FIELDS), missing[0])
-        return cls(**{f: frame[f].to_numpy() for f in FIELDS})
+        arrays = {f: frame[f].to_numpy() for f in FIELDS}
+        if "immune_band" not in frame.columns:
+            return cls(**arrays)
+        try:
+            bands = np.array([tuple(b) for b in frame["immune_band"]], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise RemnantInputError(
+                "immune_band", "pairs of quantiles (lo, hi)", frame["immune_band"].iloc[0]
+            ) from None
+        if bands.shape != (len(frame), 2):
+            raise RemnantInputError("immune_band", "pairs of quantiles (lo, hi)", bands.shape)
+        return cls(**arrays, immune_lo=bands[:, 0], immune_hi=bands[:, 1])
 
     def patient(self, i: int) -> Patient:
         """Patient ``i`` as a :class:`Patient`."""
-        return Patient(**{f: getattr(self, f)[i].item() for f in FIELDS})
+        band = (float(np.asarray(self.immune_lo)[i]), float(np.asarray(self.immune_hi)[i]))
+        return Patient(**{f: getattr(self, f)[i].item() for f in FIELDS}, immune_band=band)
 
 
 def as_patient_arrays(patients: Any) -> PatientArrays:

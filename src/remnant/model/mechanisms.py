@@ -110,6 +110,9 @@ PROFILE_COLUMNS = (
     "residual",  # Poisson mean of clonogenic cells left at the margin
     "age_years",  # age at surgery
     "wake_rate",  # eps0 at I = 1 for this cancer, per day
+    "immune_spread",  # sd of log I0 between patients (0: every patient at "immunity")
+    "band_lo_z",  # the immune band's bounds as standard normal quantiles (-inf, inf: whole)
+    "band_hi_z",
 )
 PROFILE_INDEX = {name: i for i, name in enumerate(PROFILE_COLUMNS)}
 
@@ -127,10 +130,12 @@ class Derived:
     nu: float
     seeds: Seeding
     residual: float
+    immunity: float
 
     def profile_row(self, patient: Patient, mech: Mechanism) -> np.ndarray:
         row = np.empty(len(PROFILE_COLUMNS))
-        row[PROFILE_INDEX["immunity"]] = patient.immunity
+        lo_z, hi_z = band_quantiles(patient.immune_band)
+        row[PROFILE_INDEX["immunity"]] = self.immunity
         row[PROFILE_INDEX["birth"]] = self.birth
         row[PROFILE_INDEX["death0"]] = self.death0
         row[PROFILE_INDEX["kill"]] = self.kill
@@ -140,12 +145,31 @@ class Derived:
         row[PROFILE_INDEX["residual"]] = self.residual
         row[PROFILE_INDEX["age_years"]] = patient.age
         row[PROFILE_INDEX["wake_rate"]] = mech.wake_rate[patient.cancer]
+        row[PROFILE_INDEX["immune_spread"]] = mech.immune_spread
+        row[PROFILE_INDEX["band_lo_z"]] = lo_z
+        row[PROFILE_INDEX["band_hi_z"]] = hi_z
         return row
 
 
 def wake_rate(mech: Mechanism, cancer: str, immunity: float, burst: float) -> float:
     """Dormant seeds' waking rate (per day) at immunity ``I`` and surgery multiplier ``burst``."""
     return mech.wake_rate[cancer] * immunity ** (-mech.wake_immune_exponent) * burst
+
+
+def band_quantiles(band: tuple[float, float]) -> tuple[float, float]:
+    """An immune band's bounds as standard normal quantiles (``-inf``/``inf`` at 0 and 1)."""
+    from scipy.special import ndtri
+
+    return float(ndtri(band[0])), float(ndtri(band[1]))
+
+
+def scaled_seeding(seeds: Seeding, mech: Mechanism, cancer: str, immunity: float) -> Seeding:
+    """Seeds at surgery when immunity acts at ``immunity`` (the recorded immunity times the
+    mechanism's ``immune_scale``, and for one patient its draw from the spread) on seeds
+    counted at the recorded immunity: the seeds asleep stay, the woken ones follow the
+    waking rate (``mu_W = mu_D eps(I) / (gamma r_p)``, docs/model.md 1.9)."""
+    eps = wake_rate(mech, cancer, immunity, 1.0)
+    return Seeding(seeds.total, seeds.dormant, seeds.dormant * eps / seeds.age_rate, seeds.age_rate)
 
 
 def derive(patient: Patient, mech: Mechanism) -> Derived:
@@ -164,6 +188,9 @@ def derive(patient: Patient, mech: Mechanism) -> Derived:
         wake_rate(mech, patient.cancer, patient.immunity, 1.0),
         mech.dormant_death_rate,
     )
+    immunity = patient.immunity * mech.immune_scale
+    if mech.immune_scale != 1.0:
+        seeds = scaled_seeding(seeds, mech, patient.cancer, immunity)
     return Derived(
         n_surgery=n_s,
         clone_doubling_days=td_c,
@@ -174,6 +201,7 @@ def derive(patient: Patient, mech: Mechanism) -> Derived:
         nu=nu,
         seeds=seeds,
         residual=mech.residual_cells[patient.margin],
+        immunity=immunity,
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +29,34 @@ STAGES = ("I", "II", "III")
 MARGINS = ("R0", "R1", "R2")
 GRADES = (1, 2, 3)
 
-# Baseline immunity I0 by level; 1 = typical (intermediate). The spread is chosen so that
-# 5-year recurrence by Immunoscore-like level is ordered as in Pages 2018 (Lancet 391:2128).
+# Baseline immunity I0 by level for a mechanism without a spread of immunity between patients
+# (``immune_spread = 0``); 1 = typical (intermediate). Ordered as in Pages 2018 (Lancet
+# 391:2128).
 IMMUNE_LEVELS: dict[str, float] = {"low": 0.5, "intermediate": 1.0, "high": 2.0}
+
+# The Immunoscore (Pages 2018, Lancet 391:2128; Galon 2006, Science 313:1960) is the mean of
+# four percentiles of CD3+ and CD8+ T-cell densities, in the tumour's core and at its invasive
+# margin, among the patients of a reference cohort; its categories are ranges of that mean
+# percentile: low 0-25%, intermediate 25-70%, high 70-100% (IS 0-4: 0-10, 10-25, 25-70,
+# 70-95, 95-100%). With a spread of baseline immunity between patients (``immune_spread``),
+# a category is the patient's place in that spread: the same range of quantiles.
+IMMUNOSCORE_BANDS: dict[str, tuple[float, float]] = {
+    "low": (0.0, 0.25),
+    "intermediate": (0.25, 0.70),
+    "high": (0.70, 1.0),
+    "IS0": (0.0, 0.10),
+    "IS1": (0.10, 0.25),
+    "IS2": (0.25, 0.70),
+    "IS3": (0.70, 0.95),
+    "IS4": (0.95, 1.0),
+}
+# Unknown immunity: anywhere in the population's spread.
+WHOLE_BAND = (0.0, 1.0)
+UNKNOWN_IMMUNE = "unknown"
+# The narrowest band: rejection sampling in the engine draws 1 / width normals on average.
+MIN_BAND_WIDTH = 0.01
+# Most spread of log I0 between patients: e^3 either way per standard deviation.
+MAX_IMMUNE_SPREAD = 3.0
 
 # Doubling time multipliers by grade (well, moderately, poorly differentiated): higher grade,
 # faster growth. Grade 2 is the reference.
@@ -78,10 +103,16 @@ class Patient:
     margin : {"R0", "R1", "R2"}
         Resection margin; sets the mean number of clonogenic residual cells.
     immunity : float
-        Baseline immunity ``I0`` (1 = typical). ``Patient.from_stage(..., immune="high")``
-        maps a level name to a number.
+        Recorded baseline immunity ``I0`` (1 = typical). ``Patient.from_stage(...,
+        immune="high")`` maps a level name to a number.
     age : float
         Age at surgery (years), for other-cause mortality.
+    immune_band : tuple of float
+        The patient's place in the population's spread of baseline immunity, as a range of
+        quantiles ``(lo, hi)`` (an Immunoscore category, :data:`IMMUNOSCORE_BANDS`; default
+        the whole population). Used only when the mechanism spreads immunity between
+        patients (``Mechanism.immune_spread > 0``): then ``I0 = immunity * immune_scale *
+        exp(immune_spread * Z)`` with ``Z`` standard normal restricted to the band.
     """
 
     cancer: str = "colon"
@@ -91,6 +122,7 @@ class Patient:
     margin: str = "R0"
     immunity: float = 1.0
     age: float = 68.0
+    immune_band: tuple[float, float] = WHOLE_BAND
 
     def __post_init__(self) -> None:
         v.choice("cancer", self.cancer, CANCERS)
@@ -112,6 +144,7 @@ class Patient:
         object.__setattr__(self, "grade", int(self.grade))
         object.__setattr__(self, "immunity", immunity)
         object.__setattr__(self, "age", age)
+        object.__setattr__(self, "immune_band", immune_band(self.immune_band))
 
     @classmethod
     def from_stage(
@@ -125,19 +158,27 @@ class Patient:
         nodes: int | None = None,
         grade: int = 2,
         age: float | None = None,
+        spread: bool = False,
     ) -> Patient:
-        """A patient with the stage's default size and nodes, overridable one by one."""
+        """A patient with the stage's default size and nodes, overridable one by one.
+
+        ``immune`` is a level name or a number. With ``spread`` (a mechanism that spreads
+        immunity between patients) a name is an Immunoscore category: a band of the spread
+        at the typical recorded immunity 1 (:func:`immune_input`).
+        """
         v.choice("cancer", cancer, CANCERS)
         v.choice("stage", stage, STAGES)
         d = STAGE_DEFAULTS[cancer][stage]
+        immunity, band = immune_input(immune, spread=spread)
         return cls(
             cancer=cancer,
             size_mm=d["size_mm"] if size_mm is None else size_mm,
             nodes=int(d["nodes"]) if nodes is None else nodes,
             grade=grade,
             margin=margin,
-            immunity=immune_level(immune),
+            immunity=immunity,
             age=DEFAULT_AGE[cancer] if age is None else age,
+            immune_band=band,
         )
 
     def replace(self, **changes: Any) -> Patient:
@@ -157,6 +198,61 @@ def immune_level(value: str | float) -> float:
     if isinstance(value, str):
         return IMMUNE_LEVELS[v.choice("immune", value, tuple(IMMUNE_LEVELS))]
     return v.in_range("immune", value, 0.01, 100.0)
+
+
+def immune_input(value: str | float, *, spread: bool) -> tuple[float, tuple[float, float]]:
+    """``(immunity, immune_band)`` of a patient from an immune input.
+
+    Without ``spread`` a name is a level of :data:`IMMUNE_LEVELS` (the whole band). With
+    ``spread`` the input is a measurement at the typical recorded immunity 1: an Immunoscore
+    category of :data:`IMMUNOSCORE_BANDS`, a mean percentile such as ``"40%"`` (a band of
+    :data:`MIN_BAND_WIDTH` around it) or ``"unknown"`` (the whole population). A number is
+    the recorded immunity in either case (the whole band).
+    """
+    if not (isinstance(value, str) and spread):
+        return immune_level(value), WHOLE_BAND
+    if value == UNKNOWN_IMMUNE:
+        return 1.0, WHOLE_BAND
+    if value in IMMUNOSCORE_BANDS:
+        return 1.0, IMMUNOSCORE_BANDS[value]
+    allowed = (
+        ", ".join((*IMMUNOSCORE_BANDS, UNKNOWN_IMMUNE))
+        + " or an Immunoscore mean percentile such as 40%"
+    )
+    if not value.endswith("%"):
+        raise RemnantInputError("immune", allowed, value)
+    try:
+        pct = float(value[:-1])
+    except ValueError:
+        raise RemnantInputError("immune", allowed, value) from None
+    if not 0.0 <= pct <= 100.0:
+        raise RemnantInputError("immune", "a percentile in [0%, 100%]", value)
+    lo = min(max(pct / 100.0 - MIN_BAND_WIDTH / 2.0, 0.0), 1.0 - MIN_BAND_WIDTH)
+    return 1.0, (lo, lo + MIN_BAND_WIDTH)
+
+
+def immune_category(band: tuple[float, float]) -> str:
+    """The name of an immune band: an Immunoscore category, ``unknown``, or its percentile."""
+    if tuple(band) == WHOLE_BAND:
+        return UNKNOWN_IMMUNE
+    for name in ("low", "intermediate", "high", *IMMUNOSCORE_BANDS):
+        if IMMUNOSCORE_BANDS[name] == tuple(band):
+            return name
+    return f"{50.0 * (band[0] + band[1]):g}%"
+
+
+def immune_band(value: Any) -> tuple[float, float]:
+    """A validated band of quantiles ``(lo, hi)``, ``0 <= lo``, ``lo + 0.01 <= hi <= 1``."""
+    allowed = f"two quantiles (lo, hi) with 0 <= lo, lo + {MIN_BAND_WIDTH} <= hi <= 1"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise RemnantInputError("immune_band", allowed, value)
+    if len(value) != 2:
+        raise RemnantInputError("immune_band", allowed, value)
+    lo = v.in_range("immune_band", value[0], 0.0, 1.0)
+    hi = v.in_range("immune_band", value[1], 0.0, 1.0)
+    if hi - lo < MIN_BAND_WIDTH - 1e-12:
+        raise RemnantInputError("immune_band", allowed, (lo, hi))
+    return (lo, hi)
 
 
 @dataclass(frozen=True)
@@ -234,6 +330,12 @@ class Mechanism:
     mortality_a: float = 5.0e-4
     mortality_b: float = 2.6e-5
     mortality_c: float = 0.094
+    # --- between-patient spread of baseline immunity (a calibrated model's; none here) ---
+    # Every patient's recorded immunity is multiplied by immune_scale * exp(immune_spread Z),
+    # Z standard normal within the patient's immune_band; the seeds asleep at surgery are
+    # those of the recorded immunity (docs/model.md, 1.9).
+    immune_scale: float = 1.0
+    immune_spread: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -290,6 +392,14 @@ class Mechanism:
             self,
             "lapse_rate_per_year",
             v.in_range("lapse_rate_per_year", self.lapse_rate_per_year, 0.0, MAX_LAPSES_PER_YEAR),
+        )
+        object.__setattr__(
+            self, "immune_scale", v.in_range("immune_scale", self.immune_scale, 0.01, 100.0)
+        )
+        object.__setattr__(
+            self,
+            "immune_spread",
+            v.in_range("immune_spread", self.immune_spread, 0.0, MAX_IMMUNE_SPREAD),
         )
         for name in ("dip_depth", "lapse_depth"):
             object.__setattr__(self, name, v.in_range(name, getattr(self, name), 0.0, 0.99))

@@ -827,7 +827,7 @@ PATIENT_ROWS = {
 def model_entries() -> list[Entry]:
     model = bad("--model")
     default = json.loads(
-        (HERE.parents[2] / "src/remnant/explain/default_model.json").read_text(encoding="utf-8")
+        (HERE.parents[2] / "src/remnant/model/calibrated.json").read_text(encoding="utf-8")
     )["models"]["colon"]
     nan_theta = dict(default, theta=[math.nan] * len(default["theta"]))
     return [
