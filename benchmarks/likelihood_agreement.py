@@ -46,11 +46,11 @@ class Case:
 def cases(stress: bool = True) -> list[Case]:
     out = []
     for name in remnant.PRESETS:
-        sc = remnant.preset(name)
+        sc = remnant.preset(name, mechanism=Mechanism())
         p, m = sc.profiles[0], sc.mechanism
         out.append(Case(f"{name}, lapses on", p, m))
         out.append(Case(f"{name}, lapses off", p, m.replace(lapse_rate_per_year=0.0)))
-    sc = remnant.preset("colon-stage3")
+    sc = remnant.preset("colon-stage3", mechanism=Mechanism())
     p, m = sc.profiles[0], sc.mechanism
     out.append(Case("colon-stage3, R1 margin", p.replace(margin="R1"), m))
     out.append(Case("colon-stage3, R2 margin", p.replace(margin="R2"), m))
@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/likelihood_agreement.md"))
     args = ap.parse_args()
     n = int(args.patients)
-    population_survival(remnant.preset("colon-stage3").profiles[0])  # compile (cached) code
+    population_survival(remnant.preset("colon-stage3", mechanism=Mechanism()).profiles[0])  # compile (cached) code
     rows = []
     for i, case in enumerate(cases()):
         row = compare(case, n, args.seed + i)

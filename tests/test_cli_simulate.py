@@ -69,7 +69,7 @@ def test_overrides_change_the_scenario(tmp_path: Path, capsys: pytest.CaptureFix
     )
     assert code == 0
     prof = read_metadata(out)["scenario"]["profiles"][0]
-    assert prof["margin"] == "R2" and prof["immunity"] == 0.5
+    assert prof["margin"] == "R2" and list(prof["immune_band"]) == [0.0, 0.25]
 
 
 def test_drawn_seed_is_printed_and_recorded(

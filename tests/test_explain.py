@@ -17,7 +17,10 @@ from remnant.model.parameters import Patient
 
 # Published 5-year recurrence after resection (docs/anchors: Gately et al. 2021, n = 4257:
 # stage II 12%, stage III 28%; BMC Cancer 2014;14:336: 5-year RFS 90% vs 70%).
-PUBLISHED_5Y = {"II": (0.10, 0.12), "III": (0.28, 0.30)}
+# Gately 2021 (n = 4257): 5-year recurrence after resection of stage II / III colon cancer; the
+# colon model's seeding is recalibrated to it by one offset for all stages, so each stage lies
+# within the anchors' tolerance for a figure without an interval (3 points or 20%).
+PUBLISHED_5Y = {"II": 0.12, "III": 0.28}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +98,9 @@ def test_conditional_risk_is_below_the_unconditional_remainder(colon_fit):
 @pytest.mark.parametrize("stage", ["II", "III"])
 def test_default_model_matches_published_five_year_recurrence(stage, colon_fit):
     e = explain(Patient.from_stage("colon", stage), colon_fit, draws=10)
-    lo, hi = PUBLISHED_5Y[stage]
+    from remnant.anchors.stats import tolerance_band
+
+    lo, hi = tolerance_band(PUBLISHED_5Y[stage], proportion=True)
     assert lo <= e.risk["5"] <= hi
 
 
@@ -218,12 +223,10 @@ def test_recalibration_to_the_models_own_risks_changes_nothing(colon_fit):
     theta = colon_fit.result.theta.copy()
     theta[colon_fit.result.names.index(OFFSET_PARAMETER)] -= rec["offset"]
     fitted = dataclasses.replace(
-        colon_fit,
-        links=dataclasses.replace(colon_fit.links, seed_slope=1.0, seed_centre=0.0),
-        result=dataclasses.replace(colon_fit.result, theta=theta),
+        colon_fit, result=dataclasses.replace(colon_fit.result, theta=theta)
     )
     own = five_year_risk(fitted, "colon", ["I", "II", "III"])
     for stage, risk in own.items():
         assert risk == pytest.approx(rec["fitted_5y"][stage], abs=1e-9)
     _, again = recalibrate(fitted, "colon", own, "itself")
-    assert abs(again["offset"]) < 1e-4 and abs(again["seed_slope"] - 1.0) < 1e-4
+    assert abs(again["offset"]) < 1e-4

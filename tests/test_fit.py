@@ -284,31 +284,30 @@ def test_a_small_wide_cohort_converges() -> None:
     assert np.all(np.linalg.eigvalsh(f.result.covariance) > 0)
 
 
-def test_seed_slope_rescales_log_seeds_around_the_centre() -> None:
+def test_mechanism_links_carry_the_mechanisms_immunity_scale_spread_and_bands() -> None:
     import dataclasses
 
-    from remnant.fit.links import MechanismLinks
-    from remnant.model.parameters import Patient
+    from scipy import stats
 
-    X = pd.DataFrame(
-        [dataclasses.asdict(Patient.from_stage("colon", s)) for s in ("I", "II", "III")]
-    )
+    from remnant.fit.links import P_I0, MechanismLinks
+    from remnant.model.parameters import Mechanism, Patient
+
+    pts = [Patient.from_stage("colon", "II"), Patient(immunity=0.5, immune_band=(0.7, 1.0))]
+    X = pd.DataFrame([dataclasses.asdict(p) for p in pts])
     plain = MechanismLinks("colon")
     plain.standardise(X)
-    log_seeds = plain.design(X).offset[0]
-    centre = float(log_seeds[1])
-    steep = dataclasses.replace(plain, seed_slope=1.5, seed_centre=centre)
-    got = steep.design(X).offset[0]
-    np.testing.assert_allclose(got, centre + 1.5 * (log_seeds - centre), rtol=0, atol=1e-12)
-    assert got[1] == pytest.approx(log_seeds[1], abs=1e-12)
-
-
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
-def test_mechanism_links_reject_a_bad_seed_slope(bad: float) -> None:
-    from remnant.fit.links import MechanismLinks
-
-    with pytest.raises(RemnantInputError, match="seed_slope"):
-        MechanismLinks("colon", seed_slope=bad)
+    d0 = plain.design(X)
+    assert not d0.spread_integrated and d0.spread(np.zeros(3)) == 0.0
+    scaled = MechanismLinks("colon", Mechanism(immune_scale=2.0, immune_spread=0.8))
+    scaled.standardise(X)
+    d1 = scaled.design(X)
+    np.testing.assert_allclose(d1.offset[P_I0], np.log([2.0, 1.0]), atol=1e-12)
+    # the seeds asleep at surgery are those of the recorded immunity: unchanged by the scale
+    np.testing.assert_allclose(d1.offset[0], d0.offset[0], rtol=0, atol=1e-12)
+    assert d1.spread_integrated and d1.spread(np.zeros(3)) == 0.8
+    assert d1.band_z is not None
+    np.testing.assert_allclose(d1.band_z[:, 1], [stats.norm.ppf(0.7), np.inf])
+    assert d1.band_z[0, 0] == -np.inf and d1.band_z[1, 0] == np.inf
 
 
 # (g) grade columns choose the kernel table ---------------------------------------------------

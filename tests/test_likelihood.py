@@ -373,11 +373,11 @@ def test_survival_is_a_survival_function(
 def _cases() -> list[tuple[str, Patient, Mechanism]]:
     out = []
     for name in remnant.PRESETS:
-        sc = remnant.preset(name)
+        sc = remnant.preset(name, mechanism=Mechanism())
         p, m = sc.profiles[0], sc.mechanism
         out.append((f"{name}-lapses", p, m))
         out.append((f"{name}-no-lapses", p, m.replace(lapse_rate_per_year=0.0)))
-    sc = remnant.preset("colon-stage3")
+    sc = remnant.preset("colon-stage3", mechanism=Mechanism())
     p, m = sc.profiles[0], sc.mechanism
     out.append(("colon-stage3-R1", p.replace(margin="R1"), m))
     out.append(("colon-stage3-R2", p.replace(margin="R2"), m))

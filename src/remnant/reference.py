@@ -47,7 +47,7 @@ from remnant.model.outcomes import MARGIN as _MARGIN
 from remnant.model.outcomes import NONE as _NONE
 from remnant.model.outcomes import PRE as _PRE
 from remnant.model.outcomes import SEED as _SEED
-from remnant.model.parameters import Mechanism, Patient
+from remnant.model.parameters import IMMUNITY_FLOOR, Mechanism, Patient
 from remnant.model.units import DAYS_PER_YEAR
 
 __all__ = [
@@ -650,7 +650,7 @@ def _patients_chunk(
                 if par[_BAND_LO] < z < par[_BAND_HI]:
                     break
             own = par.copy()
-            own[_I0] = par[_I0] * math.exp(par[_SPREAD] * z)
+            own[_I0] = max(par[_I0] * math.exp(par[_SPREAD] * z), IMMUNITY_FLOOR)
             own[_NU] = par[_NU] * _lodging_factor(
                 own[_I0], par[_I0], par[_GAMMA], par[_RP], par[_EPS], par[_KAPPA], par[_DELTA]
             )

@@ -5,8 +5,10 @@ few mechanism overrides. Its cohort's seed is derived from the run's seed and th
 key alone, so a cohort is the same whichever anchors are run (``only=``) and in what order:
 the table is a pure function of (number of patients, seed).
 
-The engine is used as it is: the default :class:`remnant.Mechanism`, ``Patient.from_stage``
-and the simulator. Every cohort is followed for :data:`HORIZON_YEARS` (the longest anchor
+The engine is used as it is: the calibrated model of each cancer
+(``remnant.model.calibrated``: the mechanism ``remnant predict`` explains, with immunity spread
+between patients), ``Patient.from_stage`` with immune inputs read as Immunoscore bands (no
+immune input: the whole spread) and the simulator. Every cohort is followed for :data:`HORIZON_YEARS` (the longest anchor
 horizon, Pan 2017's 20 years); each anchor cuts follow-up at its own horizon.
 """
 
@@ -57,7 +59,7 @@ POSTMENOPAUSAL_AGE = 60.0
 
 @dataclass(frozen=True)
 class Setting:
-    """A patient mix under the default mechanism (or a counterfactual of it).
+    """A patient mix of one cancer under its calibrated mechanism (or a counterfactual of it).
 
     Attributes
     ----------
@@ -68,7 +70,7 @@ class Setting:
     profiles : tuple of (dict, float)
         ``Patient.from_stage`` keyword arguments and the profile's weight.
     mechanism : tuple of (str, Any)
-        Overrides of :class:`remnant.Mechanism` fields (a counterfactual), usually empty.
+        Overrides of the calibrated mechanism's fields (a counterfactual), usually empty.
     """
 
     key: str
@@ -78,12 +80,15 @@ class Setting:
 
     def scenario(self) -> Any:
         """The :class:`remnant.Scenario` of this setting."""
-        from remnant.model.parameters import Mechanism, Patient
+        from remnant.model import calibrated
         from remnant.model.scenario import Scenario
 
-        patients = tuple(Patient.from_stage(**dict(kw)) for kw, _ in self.profiles)
+        patients = tuple(calibrated.patient(**dict(kw)) for kw, _ in self.profiles)
+        cancers = {p.cancer for p in patients}
+        if len(cancers) != 1:
+            raise ValueError(f"setting {self.key}: one cancer per setting, got {sorted(cancers)}")
         weights = tuple(w for _, w in self.profiles)
-        mechanism = Mechanism().replace(**dict(self.mechanism)) if self.mechanism else Mechanism()
+        mechanism = calibrated.mechanism(cancers.pop()).replace(**dict(self.mechanism))
         return Scenario(patients, weights, mechanism, name=self.key)
 
     def seed(self, run_seed: int) -> int:

@@ -186,10 +186,10 @@ def _colon(stage: str, **kw: object) -> Setting:
     label = f"colon stage {stage}, " + ", ".join(f"{k} {v}" for k, v in kw.items())
     key = f"colon-{stage}-" + "-".join(f"{k}={v}" for k, v in sorted(kw.items()))
     margin = str(kw.get("margin", "R0"))
-    immune = str(kw.get("immune", "intermediate"))
+    immune = str(kw.get("immune", "unknown"))
     return Setting(
         key,
-        label.rstrip(", ") if kw else f"colon stage {stage}, R0, intermediate immunity",
+        label.rstrip(", ") if kw else f"colon stage {stage}, R0, immunity unknown",
         ((patient(cancer="colon", stage=stage, margin=margin, immune=immune), 1.0),),
     )
 
@@ -197,7 +197,7 @@ def _colon(stage: str, **kw: object) -> Setting:
 COLON = {s: _colon(s) for s in ("I", "II", "III")}
 COLON_II_R1 = Setting(
     "colon-II-R1",
-    "colon stage II, R1, intermediate immunity",
+    "colon stage II, R1, immunity unknown",
     ((patient(cancer="colon", stage="II", margin="R1"), 1.0),),
 )
 COLON_MIX = {
@@ -207,8 +207,9 @@ COLON_MIX = {
         stage_mix("colon", COLON_ALL_STAGES, margin=margin, immune=immune),
     )
     for margin, immune in (
+        ("R0", "unknown"),
+        ("R1", "unknown"),
         ("R0", "intermediate"),
-        ("R1", "intermediate"),
         ("R0", "high"),
         ("R0", "low"),
     )
@@ -217,7 +218,7 @@ PAN = {
     cat: Setting(
         f"breast-pan-T1{cat}",
         f"breast T1 ({PAN_T1_SIZE_MM:g} mm), {cat} (node counts {', '.join(map(str, nodes))}"
-        " equally weighted), R0, intermediate immunity",
+        " equally weighted), R0, immunity unknown",
         tuple(
             (
                 patient(cancer="breast", stage="I", size_mm=PAN_T1_SIZE_MM, nodes=k),
@@ -230,7 +231,7 @@ PAN = {
 }
 BREAST_MIX = Setting(
     "breast-mix-R0",
-    "breast stage I/II/III equally weighted, R0, intermediate immunity",
+    "breast stage I/II/III equally weighted, R0, immunity unknown",
     stage_mix("breast", BREAST_ALL_STAGES),
 )
 # The counterfactual without the surgery's effects: no waking burst, no post-operative dip.
@@ -243,7 +244,7 @@ BREAST_MIX_NO_SURGERY_EFFECT = Setting(
 BREAST_BCS = {
     margin: Setting(
         f"breast-bcs-{margin}",
-        f"breast stage I/II 50/50%, {margin}, intermediate immunity",
+        f"breast stage I/II 50/50%, {margin}, immunity unknown",
         stage_mix("breast", BREAST_CONSERVING, margin=margin),
     )
     for margin in ("R0", "R1")
@@ -251,7 +252,7 @@ BREAST_BCS = {
 BREAST_NODE_POS = {
     age: Setting(
         f"breast-nodepos-age{age:g}",
-        f"breast stage II/III (1 and 5 nodes) 50/50%, R0, intermediate immunity, age {age:g}",
+        f"breast stage II/III (1 and 5 nodes) 50/50%, R0, immunity unknown, age {age:g}",
         stage_mix("breast", BREAST_NODE_POSITIVE, age=age),
     )
     for age in (PREMENOPAUSAL_AGE, POSTMENOPAUSAL_AGE)
@@ -598,7 +599,7 @@ def surgery_share(with_effect: Setting, without: Setting, horizon: float) -> Mea
 
 
 def immune_dip(day: float, *, what: str) -> Measure:
-    """The post-operative immune trajectory of the default mechanism, exactly (no sampling).
+    """The post-operative immune trajectory of the calibrated mechanism, exactly (no sampling).
 
     ``what="fall"``: the mean fall of immunity I(t)/I0 on ``day``; ``what="below75"``: the
     share of patients whose immunity is below 75% of baseline on ``day``. The model's
@@ -609,9 +610,9 @@ def immune_dip(day: float, *, what: str) -> Measure:
     """
 
     def measure(cache: CohortCache, rng: np.random.Generator) -> Measured:
-        from remnant.model.parameters import Mechanism
+        from remnant.model import calibrated
 
-        mech = Mechanism()
+        mech = calibrated.mechanism("colon")  # Angka 2018: colorectal surgery
         days = np.arange(0.0, 90.0, 0.5)
         dip = np.array([_dip_at(mech, d) for d in days])
         p_lapse = np.array([_in_lapse(mech, d) for d in days])
@@ -769,7 +770,7 @@ def _anchors() -> list[Anchor]:
             )
         )
     # --- Incomplete removal: colon R1 vs R0 over all stages (Colorectal Dis 2015) ---
-    r0, r1 = COLON_MIX["R0", "intermediate"], COLON_MIX["R1", "intermediate"]
+    r0, r1 = COLON_MIX["R0", "unknown"], COLON_MIX["R1", "unknown"]
     mix_note = (
         "stage mix of the 1110 resections not in anchors.md: I/II/III 25/25/50% "
         "(Brenner 2016, see remnant/anchors/cohorts.py); the same mix for R0 and R1, so "
@@ -863,8 +864,8 @@ def _anchors() -> list[Anchor]:
                 True,
                 "pages2018-colon-5y",
                 km_at(s, 5.0, complement=True, label=f"{immune} immunity"),
-                "Immunoscore high / intermediate / low = the model's immune levels "
-                "(I0 2 / 1 / 0.5); "
+                "Immunoscore high / intermediate / low = the bands 70-100% / 25-70% / 0-25% "
+                "of the calibrated model's spread of baseline immunity (docs/model.md 1.9); "
                 "stage mix I/II/III 25/25/50% (Brenner 2016, see remnant/anchors/cohorts.py)",
                 verified=True,
             )

@@ -12,7 +12,7 @@ import typer
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.cli.progress import progress
 from remnant.errors import RemnantInputError
-from remnant.explain.fields import PATIENT_FIELDS
+from remnant.explain.fields import FIELD_FLAGS, PATIENT_FIELDS
 from remnant.files import check_output_file, write_text_atomic
 
 _HELP = (
@@ -97,7 +97,7 @@ EXPLAIN_FLAGS = {
     "fit": "--model",
 }
 # The flag that sets each patient field.
-FLAG_OF_FIELD = {k: "--" + k.replace("_", "-") for k in PATIENT_FIELDS}
+FLAG_OF_FIELD = FIELD_FLAGS
 
 
 def predict_command(

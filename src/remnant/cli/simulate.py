@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.errors import RemnantInputError
+from remnant.explain.fields import FIELD_FLAGS
 from remnant.files import check_output_dir, check_output_file
 
 BACKENDS = ("threads", "dask")  # remnant.engine.backend.BACKENDS, without importing the engine
@@ -29,14 +30,32 @@ SIMULATE_FLAGS = {
 }
 
 
+# Flags of one patient, as ``remnant predict``'s: copies of that patient are simulated under
+# the calibrated model of its cancer.
+PATIENT_FLAGS = FIELD_FLAGS
+
+
 def resolve_scenario(
-    preset_name: str | None, scenario_file: Path | None, margin: str | None, immune: str | None
+    preset_name: str | None,
+    scenario_file: Path | None,
+    margin: str | None,
+    immune: str | None,
+    patient: dict[str, object] | None = None,
 ) -> Scenario:
-    """The scenario named by the command-line flags, with margin / immunity overrides."""
-    from remnant.model.parameters import IMMUNE_LEVELS, MARGINS
+    """The scenario named by the command-line flags: a preset or a scenario file with margin /
+    immunity overrides, or copies of one patient (``patient``: its fields) under the
+    calibrated model of its cancer."""
+    from remnant.model.parameters import MARGINS
     from remnant.model.presets import preset
     from remnant.model.scenario import Scenario
 
+    fields = {k: v for k, v in (patient or {}).items() if v is not None}
+    if fields:
+        if preset_name is not None or scenario_file is not None:
+            raise RemnantInputError(
+                "--cancer", "patient flags or one of --preset NAME / --scenario FILE, not both"
+            )
+        return patient_scenario({**fields, "margin": margin, "immune": immune})
     if (preset_name is None) == (scenario_file is None):
         raise RemnantInputError(
             "--preset/--scenario", "exactly one of --preset NAME or --scenario FILE"
@@ -47,19 +66,49 @@ def resolve_scenario(
             raise RemnantInputError("--margin", "one of " + ", ".join(MARGINS), margin)
         scenario = scenario.with_patients(margin=margin)
     if immune is not None:
-        if immune not in IMMUNE_LEVELS:
-            raise RemnantInputError("--immune", "one of " + ", ".join(IMMUNE_LEVELS), immune)
-        scenario = scenario.with_patients(immune=immune)
+        try:
+            scenario = scenario.with_patients(immune=immune)
+        except RemnantInputError as exc:
+            raise exc.with_field("--immune") from None
     return scenario
+
+
+def patient_scenario(fields: dict[str, object]) -> Scenario:
+    """Copies of the patient of ``fields`` (read as ``remnant predict`` reads them) under the
+    calibrated mechanism of its cancer."""
+    from remnant.explain.fields import patient_from_fields
+    from remnant.model import calibrated
+    from remnant.model.scenario import Scenario
+
+    if fields.get("cancer") is None:
+        raise RemnantInputError("--cancer", "colon or breast, with the patient flags", None)
+    try:
+        given = patient_from_fields(fields)
+    except RemnantInputError as exc:
+        raise exc.with_field(PATIENT_FLAGS.get(exc.field, exc.field)) from None
+    p = given.patient
+    name = f"{p.cancer} stage {given.stage} {p.margin}, immunity {given.immune_name()}"
+    return Scenario.single(p, calibrated.mechanism(p.cancer), name=name)
 
 
 def simulate_command(
     preset_name: str | None = typer.Option(None, "--preset", help="Preset scenario name."),
     scenario_file: Path | None = typer.Option(None, "--scenario", help="TOML scenario file."),
-    margin: str | None = typer.Option(None, "--margin", help="Override margin: R0, R1, R2."),
+    margin: str | None = typer.Option(None, "--margin", help="Margin R0, R1 or R2."),
     immune: str | None = typer.Option(
-        None, "--immune", help="Override immunity: low, intermediate, high."
+        None,
+        "--immune",
+        help="Immunoscore: low, intermediate, high, IS0-IS4, a mean percentile (40%) or "
+        "unknown (a preset's or a scenario's levels: low, intermediate, high).",
     ),
+    cancer: str | None = typer.Option(
+        None, "--cancer", help="Copies of one patient (as remnant predict): colon or breast."
+    ),
+    stage: str | None = typer.Option(None, "--stage", help="The patient's stage: I, II, III."),
+    size_mm: float | None = typer.Option(None, "--size-mm", help="Primary size (mm)."),
+    nodes: int | None = typer.Option(None, "--nodes", help="Positive lymph nodes."),
+    grade: int | None = typer.Option(None, "--grade", help="Grade 1, 2 or 3."),
+    age: float | None = typer.Option(None, "--age", help="Age at surgery (years)."),
     patients: int = typer.Option(..., "--patients", help="Number of virtual patients."),
     seed: int | None = typer.Option(
         None, "--seed", help="Random seed (drawn and printed if omitted)."
@@ -116,7 +165,20 @@ def simulate_command(
     if store is not None:
         check_output_dir("--store", store, inputs=inputs)
     with read_from("--scenario", scenario_file):
-        scenario = resolve_scenario(preset_name, scenario_file, margin, immune)
+        scenario = resolve_scenario(
+            preset_name,
+            scenario_file,
+            margin,
+            immune,
+            {
+                "cancer": cancer,
+                "stage": stage,
+                "size_mm": size_mm,
+                "nodes": nodes,
+                "grade": grade,
+                "age": age,
+            },
+        )
     # the engine (numba) is imported once the cheap checks have passed
     from rich.console import Console
 

@@ -29,6 +29,7 @@ from remnant.model.outcomes import MARGIN as _MARGIN
 from remnant.model.outcomes import NONE as _NONE
 from remnant.model.outcomes import PRE as _PRE
 from remnant.model.outcomes import SEED as _SEED
+from remnant.model.parameters import IMMUNITY_FLOOR as _FLOOR
 from remnant.model.units import DAYS_PER_YEAR
 
 # A stochastic leap never grows the expected size by more than e**20 (~5e8): keeps the
@@ -243,9 +244,10 @@ def simulate_chunk(
         if sigma > 0.0:
             # this patient's baseline immunity within the band of the population's spread;
             # the seeds asleep at surgery stay, those woken follow eps(I0) (docs/model.md 1.9)
-            f = math.exp(sigma * band_normal(rng, profiles[j, _I_BAND_LO], profiles[j, _I_BAND_HI]))
-            i0 *= f
-            woken_mean *= f ** (-kappa)
+            z = band_normal(rng, profiles[j, _I_BAND_LO], profiles[j, _I_BAND_HI])
+            drawn = max(i0 * math.exp(sigma * z), _FLOOR)
+            woken_mean *= (drawn / i0) ** (-kappa)
+            i0 = drawn
 
         t_death = _death_time_days(
             rng, profiles[j, _I_AGE], mech[_M_MORT_A], mech[_M_MORT_B], mech[_M_MORT_C]

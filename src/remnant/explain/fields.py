@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # its --help.
 
 PATIENT_FIELDS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")
+# The command line's flag for each field (remnant predict and remnant simulate).
+FIELD_FLAGS = {k: "--" + k.replace("_", "-") for k in PATIENT_FIELDS}
 REQUIRED_FIELDS = ("cancer", "margin", "immune")
 # Fields a stage fills in when they are not given.
 FILLED_FROM_STAGE = ("size_mm", "nodes")

@@ -357,10 +357,6 @@ class MechanismLinks:
         The mechanism whose seeding coefficient, residual cells and immunity the fit rescales.
     fit_spread : bool
         Also fit a spread of ``log I0`` around each patient's immunity.
-    seed_slope, seed_centre : float
-        ``log mu_i = burden + log c + seed_slope (log mu_D,i - log c)`` with ``c = e^seed_centre``
-        (cells): 1 and 0 as fitted; a recalibration to another population may rescale how
-        steeply the seeds grow with the tumour (docs/explain.md).
     """
 
     cancer: str
@@ -368,14 +364,6 @@ class MechanismLinks:
     fit_spread: bool = False
     grades_seen: tuple[int, ...] = (2,)
     kind: str = "mechanism"
-    seed_slope: float = 1.0
-    seed_centre: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.seed_slope) and self.seed_slope > 0.0):
-            raise RemnantInputError("seed_slope", "a positive number", self.seed_slope)
-        if not math.isfinite(self.seed_centre):
-            raise RemnantInputError("seed_centre", "a finite number (log cells)", self.seed_centre)
 
     def names(self) -> tuple[str, ...]:
         out = ("burden", "residual", "immunity")
@@ -409,8 +397,7 @@ class MechanismLinks:
         load[P_RES, :, 1] = 1.0
         load[P_I0, :, 2] = 1.0
         offset = np.zeros((4, n))
-        log_seeds = np.log(dormant_seeds(pa, self.mechanism))
-        offset[P_MU] = log_seeds + (self.seed_slope - 1.0) * (log_seeds - self.seed_centre)
+        offset[P_MU] = np.log(dormant_seeds(pa, self.mechanism))
         res = np.array([self.mechanism.residual_cells[str(m)] for m in pa.margin])
         offset[P_RES] = np.log(res)
         offset[P_I0] = np.log(pa.immunity) + math.log(self.mechanism.immune_scale)
@@ -425,8 +412,6 @@ class MechanismLinks:
             "cancer": self.cancer,
             "fit_spread": self.fit_spread,
             "grades": list(self.grades_seen),
-            "seed_slope": self.seed_slope,
-            "seed_centre": self.seed_centre,
         }
 
 

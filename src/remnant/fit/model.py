@@ -274,15 +274,13 @@ class RemnantFit:
         Raises
         ------
         RemnantInputError
-            Column links, or a recalibrated seeding slope the mechanism cannot express.
+            Column links.
         """
         from remnant.model.calibrated import fold
 
         links = self.links
-        if not isinstance(links, MechanismLinks) or links.seed_slope != 1.0:
-            raise RemnantInputError(
-                "fit", "a fit with mechanism links and the mechanism's own seeding law"
-            )
+        if not isinstance(links, MechanismLinks):
+            raise RemnantInputError("fit", "a fit with mechanism links", "column links")
         th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
         return fold(links.mechanism, links.cancer, dict(zip(self.result.names, th, strict=True)))
 
@@ -372,13 +370,13 @@ class RemnantFit:
                     grade_kinetics="grades" in ld,
                 )
             else:
+                if float(ld.get("seed_slope", 1.0)) != 1.0:
+                    raise ValueError("a recalibrated seeding slope (this version has none)")
                 links = MechanismLinks(
                     ld["cancer"],
                     mech,
                     _stored_flag("links.fit_spread", ld["fit_spread"]),
                     tuple(ld["grades"]),
-                    seed_slope=float(ld.get("seed_slope", 1.0)),
-                    seed_centre=float(ld.get("seed_centre", 0.0)),
                 )
             # the table of parameters also lists the death hazard's (stored on their own)
             names = tuple(n for n in data["parameters"] if n not in DEATH_NAMES)

@@ -49,9 +49,9 @@ from remnant.likelihood.survival import (
     dormant_means,
     patient_classes,
 )
-from remnant.model.parameters import Mechanism
+from remnant.model.parameters import IMMUNITY_FLOOR, Mechanism
 
-LOG2_I0_MIN = -5.0  # I0 = 1/32: the table's weakest immunity
+LOG2_I0_MIN = math.log2(IMMUNITY_FLOOR)  # I0 = 1/32: the model's weakest baseline immunity
 # 1/8: midway between rows the limited cubic departs from the likelihood by at most 0.005
 # (0.037 with a step of 1/4, where immunity clears every clone; docs/fit.md, section 2)
 LOG2_I0_STEP = 0.125

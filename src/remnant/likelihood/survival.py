@@ -308,6 +308,19 @@ def _with_end(grid: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
+def _check_without_spread(mech: Mechanism | None) -> None:
+    """The direct likelihood takes every patient at its recorded immunity: a mechanism with a
+    spread or a scale of immunity (a calibrated model) is integrated by ``remnant.fit``'s
+    kernel table instead."""
+    if mech is not None and (mech.immune_spread > 0.0 or mech.immune_scale != 1.0):
+        raise RemnantInputError(
+            "mechanism",
+            "immune_spread 0 and immune_scale 1 here; a calibrated model's spread of immunity "
+            "is integrated by the fit's kernel table (RemnantFit.curves)",
+            f"immune_spread {mech.immune_spread:g}, immune_scale {mech.immune_scale:g}",
+        )
+
+
 def population_survival(
     patient: Patient,
     mechanism: Mechanism | None = None,
@@ -352,6 +365,7 @@ def population_survival(
         * ``recurrence_free_mc_se``: Monte Carlo standard error of ``recurrence_free`` over the
           lapse schedules, by the plain Monte Carlo formula (conservative for the QMC points).
     """
+    _check_without_spread(mechanism)
     mech = mechanism or Mechanism()
     if times_days is None:
         times_days = np.arange(0.0, 10.0 + 1e-9, 0.5) * 365.25
@@ -533,6 +547,7 @@ def survival_matrix(
     numpy.ndarray, shape (n_patients, n_times)
         ``S_rec`` in the order of ``times_days``.
     """
+    _check_without_spread(mechanism)
     pa = as_patient_arrays(patients)
     mech = mechanism
     grid, inverse = _grid(times_days)
@@ -705,6 +720,7 @@ def individual_terms(
         ``density_distant`` (per day: ``f_j(t) = d/dt P(first recurrence by t is of type
         j)``, without other-cause death), in the patients' order.
     """
+    _check_without_spread(mechanism)
     pa = as_patient_arrays(patients)
     mech = mechanism
     t = np.asarray(times_days, dtype=np.float64).ravel()
@@ -815,6 +831,7 @@ def log_likelihood(
     float
         The log-likelihood (``-inf`` if an observed event has zero density).
     """
+    _check_without_spread(mechanism)
     pa = as_patient_arrays(patients)
     kinds = _event_kinds(events, len(pa))
     terms = individual_terms(

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from remnant.errors import RemnantInputError
-from remnant.model.parameters import CANCERS, Mechanism, Patient
+from remnant.model.parameters import CANCERS, UNKNOWN_IMMUNE, Mechanism, Patient
 
 FILE = "calibrated.json"
 # The fitted parameters a mechanism-link fit adds to the mechanism (their order in theta).
@@ -92,8 +92,6 @@ def mechanism(cancer: str) -> Mechanism:
     if cancer not in CANCERS:
         raise RemnantInputError("cancer", "one of " + ", ".join(CANCERS), cancer)
     stored = stored_fit(cancer)
-    if stored["links"].get("seed_slope", 1.0) != 1.0:
-        raise RemnantInputError("calibrated model", "a seeding law the mechanism can express")
     base = Mechanism(**stored["mechanism"])
     names = [n for n in stored["parameters"] if n in FOLDED]
     estimates = dict(zip(names, map(float, stored["theta"]), strict=False))
@@ -105,6 +103,5 @@ def patient(cancer: str = "colon", stage: str = "II", **fields: Any) -> Patient:
     read as an Immunoscore category (a band of the spread; default: unknown, the whole
     population)."""
     immune = fields.pop("immune", None)
-    if immune is None:
-        return Patient.from_stage(cancer, stage, spread=True, **fields)
+    immune = UNKNOWN_IMMUNE if immune is None else immune
     return Patient.from_stage(cancer, stage, immune=immune, spread=True, **fields)

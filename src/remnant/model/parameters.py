@@ -55,6 +55,10 @@ WHOLE_BAND = (0.0, 1.0)
 UNKNOWN_IMMUNE = "unknown"
 # The narrowest band: rejection sampling in the engine draws 1 / width normals on average.
 MIN_BAND_WIDTH = 0.01
+# The weakest baseline immunity of a patient drawn from the spread: 1/32 of typical. The
+# model holds I0 there (both faces: the kernel table's lowest row is this level), where the
+# kill k I0 (< 4e-4 per day) is small beside any clone's growth.
+IMMUNITY_FLOOR = 2.0**-5
 # Most spread of log I0 between patients: e^3 either way per standard deviation.
 MAX_IMMUNE_SPREAD = 3.0
 

@@ -1,13 +1,17 @@
-"""Named scenarios: one patient profile per cancer and stage, at the default mechanism.
+"""Named scenarios: the patients of one cancer and stage under its calibrated mechanism.
 
-The colon presets are calibrated so that 5-year cumulative recurrence lands near the
-published figures for stage I / II / III, 3.8% / 12% / 28% (Gately et al. 2021, PubMed
-34184594, n = 4257); see docs/parameters.md for the measured values.
+A preset is a cohort of the calibrated model (``remnant.model.calibrated``), the model
+``remnant predict`` explains: the stage's patient of :meth:`Patient.from_stage` with its
+immunity unknown, i.e. drawn from the whole spread of baseline immunity between patients.
+The colon model's seeding is recalibrated to the published 5-year recurrence of stage I / II
+/ III, 3.8% / 12% / 28% (Gately et al. 2021, PubMed 34184594, n = 4257); docs/parameters.md
+gives the measured values.
 """
 
 from __future__ import annotations
 
 from remnant.errors import RemnantInputError
+from remnant.model import calibrated
 from remnant.model.parameters import Mechanism, Patient
 from remnant.model.scenario import Scenario
 
@@ -23,9 +27,14 @@ _STAGE = {"1": "I", "2": "II", "3": "III"}
 
 
 def preset(name: str, *, mechanism: Mechanism | None = None) -> Scenario:
-    """The named preset scenario (one of :data:`PRESETS`)."""
+    """The named preset scenario (one of :data:`PRESETS`).
+
+    ``mechanism`` replaces the calibrated one (for a mechanism without a spread of immunity,
+    the patient is at the typical immunity 1).
+    """
     if name not in PRESETS:
         raise RemnantInputError("--preset", "one of " + ", ".join(PRESETS), name)
     cancer, stage = name.split("-stage")
-    patient = Patient.from_stage(cancer, _STAGE[stage])
-    return Scenario.single(patient, mechanism or Mechanism(), name=name)
+    mech = calibrated.mechanism(cancer) if mechanism is None else mechanism
+    patient = Patient.from_stage(cancer, _STAGE[stage], immune=1.0)
+    return Scenario.single(patient, mech, name=name)

@@ -103,9 +103,12 @@ class Scenario:
     def with_patients(self, **changes: Any) -> Scenario:
         """The same scenario with some patient fields changed in every profile."""
         if "immune" in changes:
-            from remnant.model.parameters import immune_level
+            from remnant.model.parameters import immune_input
 
-            changes["immunity"] = immune_level(changes.pop("immune"))
+            spread = self.mechanism.immune_spread > 0.0
+            immunity, band = immune_input(changes.pop("immune"), spread=spread)
+            changes["immunity"] = immunity
+            changes["immune_band"] = band
         return dataclasses.replace(
             self, profiles=tuple(p.replace(**changes) for p in self.profiles)
         )
