@@ -49,8 +49,13 @@ def _root() -> None:
 def _register() -> None:
     # Imported here so that each command module can import `app` from this package.
     from remnant.cli import anchors, demo, evaluate, fit, predict, serve, simulate
+    from remnant.cli import runs as runs_cli
+    from remnant.cli import sensitivity as sensitivity_cli
+    from remnant.cli import sweep as sweep_cli
 
     for module in (simulate, evaluate, fit, predict, demo, anchors, serve):
+        module.register(app)
+    for module in (sweep_cli, runs_cli, sensitivity_cli):
         module.register(app)
 
 
