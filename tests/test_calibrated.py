@@ -189,7 +189,16 @@ def test_simulate_takes_the_patient_flags_of_predict(tmp_path) -> None:
         calibrated.mechanism("colon").immune_spread
     )
     bad = subprocess.run(
-        [cmd[0], "simulate", "--stage", "II", "--patients", "10", "--out", str(out.with_name("b.parquet"))],
+        [
+            cmd[0],
+            "simulate",
+            "--stage",
+            "II",
+            "--patients",
+            "10",
+            "--out",
+            str(tmp_path / "b.parquet"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from remnant.cli import main
@@ -203,30 +204,38 @@ def test_cli_explains_a_row_of_a_cohort_file(tmp_path, capsys):
     assert code == 2 and len(err) == 1 and "--row" in err[0]
 
 
-def test_default_colon_model_is_recalibrated_towards_the_published_figures(colon_fit):
-    from remnant.explain.default_model import five_year_risk
+def test_default_colon_model_is_calibrated_to_its_anchors(colon_fit):
+    from remnant.anchors.targets import COLON_TARGETS, target_values
 
-    rec = colon_fit.data["recalibration"]
-    now = five_year_risk(colon_fit, "colon", list(rec["targets_5y"]))
-    for stage, target in rec["targets_5y"].items():
-        assert now[stage] == pytest.approx(rec["recalibrated_5y"][stage], abs=1e-9)
-        assert abs(now[stage] - target) < abs(rec["fitted_5y"][stage] - target)
+    rec = colon_fit.data["calibration"]
+    assert rec["converged"]
+    assert [t["anchor"] for t in rec["targets"]] == [t.anchor for t in COLON_TARGETS]
+    now = target_values(colon_fit, COLON_TARGETS, colon_fit.result.theta)
+    p = np.array([t.value for t in COLON_TARGETS])
+    n = np.array([t.n for t in COLON_TARGETS])
+
+    def deviance(q):
+        return float(np.sum(n * (p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q)))))
+
+    stored = np.array([t["calibrated"] for t in rec["targets"]])
+    np.testing.assert_allclose(now, stored, rtol=0, atol=1e-9)
+    cohort = np.array([t["cohort_fit"] for t in rec["targets"]])
+    assert deviance(now) < deviance(cohort)
+    # the anchors inform the margin's residual cells, which the all-R0 trial cannot
+    assert rec["se_calibrated"]["residual"] < 0.5 * rec["se_cohort"]["residual"]
+    assert np.all(np.linalg.eigvalsh(colon_fit.result.covariance) > 0)
+    shares = rec["information_share"]
+    for name, parts in shares.items():
+        assert sum(parts.values()) == pytest.approx(1.0, abs=1e-9), name
+    assert max(shares["residual"], key=shares["residual"].get) == "crd2015"
 
 
-def test_recalibration_to_the_models_own_risks_changes_nothing(colon_fit):
-    import dataclasses
+def test_every_target_is_a_row_of_the_anchor_table():
+    from remnant.anchors.definitions import ANCHORS
+    from remnant.anchors.targets import COLON_TARGETS, calibration_targets
 
-    from remnant.explain.default_model import OFFSET_PARAMETER, five_year_risk, recalibrate
-
-    # undo the shipped recalibration: the fit as it came from the trial
-    rec = colon_fit.data["recalibration"]
-    theta = colon_fit.result.theta.copy()
-    theta[colon_fit.result.names.index(OFFSET_PARAMETER)] -= rec["offset"]
-    fitted = dataclasses.replace(
-        colon_fit, result=dataclasses.replace(colon_fit.result, theta=theta)
-    )
-    own = five_year_risk(fitted, "colon", ["I", "II", "III"])
-    for stage, risk in own.items():
-        assert risk == pytest.approx(rec["fitted_5y"][stage], abs=1e-9)
-    _, again = recalibrate(fitted, "colon", own, "itself")
-    assert abs(again["offset"]) < 1e-4
+    ids = {a.id for a in ANCHORS}
+    assert calibration_targets() <= ids
+    values = {a.id: a.published for a in ANCHORS}
+    for t in COLON_TARGETS:
+        assert t.value == values[t.anchor], t.anchor

@@ -8,8 +8,9 @@ the table is a pure function of (number of patients, seed).
 The engine is used as it is: the calibrated model of each cancer
 (``remnant.model.calibrated``: the mechanism ``remnant predict`` explains, with immunity spread
 between patients), ``Patient.from_stage`` with immune inputs read as Immunoscore bands (no
-immune input: the whole spread) and the simulator. Every cohort is followed for :data:`HORIZON_YEARS` (the longest anchor
-horizon, Pan 2017's 20 years); each anchor cuts follow-up at its own horizon.
+immune input: the whole spread) and the simulator. Every cohort is followed for
+:data:`HORIZON_YEARS` (the longest anchor horizon, Pan 2017's 20 years); each anchor cuts
+follow-up at its own horizon.
 """
 
 from __future__ import annotations

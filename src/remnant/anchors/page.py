@@ -195,56 +195,62 @@ def gap(row: pd.Series) -> str:
 
 
 def mechanism_reasons() -> tuple[dict[str, str], dict[str, str]]:
-    """Why the default mechanism misses: the reasons (by letter) and, per figure group, the
-    letter. The numbers are computed from :class:`remnant.Mechanism`, so they follow any
-    change of the defaults."""
-    from remnant.model.parameters import Mechanism
+    """Why the calibrated model misses: the reasons (by letter) and, per figure group, the
+    letter. The numbers are computed from the calibrated mechanisms
+    (``remnant.model.calibrated``), so they follow any recalibration."""
+    from remnant.model import calibrated
 
-    m = Mechanism()
-    doublings = math.log2(m.detection_cells_distant)
-    growth = {c: doublings * m.clone_doubling_days[c] / 365.25 for c in m.clone_doubling_days}
-    asleep = {c: 1 / (m.wake_rate[c] + m.dormant_death_rate) / 365.25 for c in m.wake_rate}
+    colon, breast = calibrated.mechanism("colon"), calibrated.mechanism("breast")
+    doublings = math.log2(colon.detection_cells_distant)
+    growth = {
+        c: doublings * m.clone_doubling_days[c] / 365.25
+        for c, m in (("colon", colon), ("breast", breast))
+    }
+    asleep = 1 / (breast.wake_rate["breast"] + breast.dormant_death_rate) / 365.25
     reasons = {
         "A": (
-            "Growth without spread. Every awake clone grows from one cell to detection at the "
-            "same net rate in every patient of a cancer, grade and immune level (the dip and "
-            f"lapses aside): {doublings:.0f} doublings of {m.clone_doubling_days['breast']:g} "
-            f"days for breast ({growth['breast']:.1f} years) and "
-            f"{m.clone_doubling_days['colon']:g} days for colon ({growth['colon']:.1f} years) at "
-            "typical immunity. The hazard stays low until about that growth time and peaks near "
-            "it (seeds woken before surgery start a little ahead, the dip speeds early growth), "
-            "and margin recurrences fall in a narrow window; with no spread of growth between "
-            "patients or clones (issue 16, point 2) nothing can move the peak earlier or split it."
+            "Growth spread only through immunity. An awake clone's net rate is "
+            "ln 2 / Td + k (1 - I): patients differ in it through their baseline immunity (the "
+            f"spread, sd of log I0 {colon.immune_spread:.2f} colon, {breast.immune_spread:.2f} "
+            "breast), but where immunity is weak the rate saturates at ln 2 / Td + k, and clones "
+            f"of one patient share it. {doublings:.0f} doublings of "
+            f"{breast.clone_doubling_days['breast']:g} days take {growth['breast']:.1f} years "
+            f"for breast and of {colon.clone_doubling_days['colon']:g} days "
+            f"{growth['colon']:.1f} years for colon: the hazard stays low until about that time "
+            "and peaks near it. Nothing in the mechanism moves the peak earlier or splits it "
+            "in two (no spread of growth between clones, no second dormancy process)."
         ),
         "B": (
-            f"Short dormancy. Breast seeds wake at {m.wake_rate['breast']:g} per day and die "
-            f"asleep at {m.dormant_death_rate:g} per day, so a seed sleeps "
-            f"{asleep['breast']:.1f} years on average and "
-            f"{100 * m.dormant_death_rate / (m.wake_rate['breast'] + m.dormant_death_rate):.0f}%"
-            " of them die asleep: little is left to "
-            "recur after 5 years."
+            f"Short dormancy. Breast seeds wake at {breast.wake_rate['breast']:g} per day and "
+            f"die asleep at {breast.dormant_death_rate:g} per day, so a seed sleeps "
+            f"{asleep:.1f} years on average and "
+            f"{100 * breast.dormant_death_rate / (breast.wake_rate['breast'] + breast.dormant_death_rate):.0f}%"  # noqa: E501
+            " of them die asleep: little is left to recur after 5 years."
         ),
         "C": (
-            f"Margin residual. R1 leaves Poisson({m.residual_cells['R1']:g}) clonogenic cells "
-            f"awake from surgery (R0: {m.residual_cells['R0']:g}), with the same fixed growth: "
-            "most R1 patients recur locally whatever their stage, a margin effect far larger "
-            "than published."
+            f"Margin residual without radiotherapy. Breast R1 leaves Poisson("
+            f"{breast.residual_cells['R1']:.3g}) clonogenic cells (R0: "
+            f"{breast.residual_cells['R0']:.3g}; the cohort fit, every patient R0, hardly informs "
+            "it) and the model has no radiotherapy, which after breast-conserving surgery kills "
+            "most of them: its local recurrence after a positive margin is far above the "
+            "irradiated cohorts' (Houssami 2014)."
         ),
         "D": (
-            f"Weak immune contrast. Immunity enters through the kill rate ({m.kill_rate:g} per "
-            f"day at I = 1) and waking (exponent {m.wake_immune_exponent:g}): I0 = 0.5 instead of "
-            f"1 speeds growth by only {0.5 * m.kill_rate:g} per day (the net rate at I = 1 is "
-            f"{math.log(2) / m.clone_doubling_days['colon']:.3f} per day for colon)."
+            "Immunity at the high end. The calibrated colon spread is fitted to the Immunoscore "
+            "groups together with the stage and margin figures (remnant.anchors.targets); the "
+            "hazard ratio of the groups' whole curves is steeper than the published one where "
+            "strong immunity clears every clone."
         ),
         "E": (
             f"A dip without spread. The dip is the same for every patient (depth "
-            f"{m.dip_depth:g}, recovery {m.dip_recovery_days:g} days, held over {m.dip_steps} "
-            f"steps of {m.dip_step_days:g} days): the share below 75% of baseline is 100% or 0%, "
-            f"plus the patients in a lapse ({m.lapse_rate_per_year:g} per year)."
+            f"{colon.dip_depth:g}, recovery {colon.dip_recovery_days:g} days, held over "
+            f"{colon.dip_steps} steps of {colon.dip_step_days:g} days): the share below 75% of "
+            f"baseline is 100% or 0%, plus the patients in a lapse "
+            f"({colon.lapse_rate_per_year:g} per year)."
         ),
         "F": (
-            f"Small surgery effect. The waking burst (x{m.surgery_wake_multiplier:g} for "
-            f"{m.surgery_wake_days:g} days) speeds only the seeds asleep at surgery for three "
+            f"Small surgery effect. The waking burst (x{breast.surgery_wake_multiplier:g} for "
+            f"{breast.surgery_wake_days:g} days) speeds only the seeds asleep at surgery for three "
             "months, and the dip shortens growth by weeks: few recurrences depend on them."
         ),
         "G": "No colon side. The model's colon has one set of parameters for right and left.",
@@ -288,8 +294,8 @@ def misses_section(measured: pd.DataFrame) -> list[str]:
     if misses.empty:
         return lines + ["Every measured anchor passes.", ""]
     lines += [
-        "Nothing is tuned to close these gaps (issue 16: a miss explained is a result). The "
-        "reasons are read off the default mechanism (`remnant.Mechanism()`).",
+        "Nothing is tuned to close these gaps (a miss explained is a result). The reasons are "
+        "read off the calibrated mechanisms (`remnant.model.calibrated`).",
         "",
         "| id | model | pass interval | how far | why |",
         "|---|---|---|---|---|",
@@ -325,9 +331,15 @@ def render_page(
     seconds: float | None = None,
 ) -> str:
     """The markdown page: how it is measured, the table, the figures, how to regenerate."""
+    from remnant.anchors.targets import calibration_targets
+
+    fitted = calibration_targets()
     measured = table[table["verdict"] != "not expressible"]
     n_pass = int((measured["verdict"] == "pass").sum())
     n_miss = int((measured["verdict"] == "miss").sum())
+    is_fit = measured["id"].map(lambda i: i in fitted or str(i).startswith("bmc2014-"))
+    n_fit = int(is_fit.sum())
+    n_fit_pass = int((is_fit & (measured["verdict"] == "pass")).sum())
     lines = [
         "# The anchor table: the model against the published figures",
         "",
@@ -336,15 +348,19 @@ def render_page(
         "The table is a pure function of (patients, seed); rerun the command to regenerate it.",
         "",
         f"**{n_pass} pass, {n_miss} miss** of {len(measured)} measured anchors; "
-        f"{len(table) - len(measured)} figures of anchors.md are not expressible by the model.",
+        f"{len(table) - len(measured)} figures of anchors.md are not expressible by the model. "
+        f"Of the measured anchors {n_fit} are checks of fit (marked *fit*: {n_fit_pass} pass) "
+        f"and {len(measured) - n_fit} validations ({n_pass - n_fit_pass} pass).",
         "",
         "## What is measured and how",
         "",
         "Every anchor of ../shared/design/anchors.md that the model can speak to is run on the "
-        "simulator at its defaults (`remnant.Mechanism()`, `Patient.from_stage`, the engine as it "
-        "is: nothing is tuned here) in the setting the source measured: cancer, stage mix, margin, "
-        "immune category, horizon. Each setting is simulated once and shared by the anchors that "
-        "measure it; its seed is derived from the run's seed and the setting's name.",
+        "simulator with the calibrated model, the one `remnant predict` explains "
+        "(`remnant.model.calibrated`; immunity spread between patients, an Immunoscore category "
+        "a band of that spread, docs/model.md 1.9), in the setting the source measured: cancer, "
+        "stage mix, margin, immune category, horizon. Each setting is simulated once and shared "
+        "by the anchors that measure it; its seed is derived from the run's seed and the "
+        "setting's name.",
         "",
         "- *Recurrence by t* (a percentage of patients): the crude cumulative incidence of a first "
         "recurrence, other-cause death competing (virtual patients are followed completely, so "
@@ -384,10 +400,15 @@ def render_page(
         "model: treated cohorts are compared untreated; horizons a source does not give are "
         "chosen and stated in the row's notes.",
         "",
-        "Calibration targets: the Gately 2021 5-year recurrence by stage (through "
-        "`seeding_coefficient` and `nodes_effect`) and the BMC Cancer 2014 recurrence-free "
-        "survival by stage (through `clone_doubling_days`) set the mechanism's defaults "
-        "(docs/parameters.md), so their rows are checks of fit, not validations.",
+        "**Checks of fit.** The colon model's four fitted numbers are calibrated, with the trial "
+        "cohort, to the anchors marked *fit* in the table (`remnant.anchors.targets`: one "
+        "objective, the cohort's posterior plus each figure's binomial likelihood; the record, "
+        "with the share of each parameter's information from each source, is in "
+        "`src/remnant/model/calibrated.json` and docs/explain.md): Gately 2021 by stage, "
+        "Colorectal Dis 2015 after R0 and R1, Pages 2018 by Immunoscore group, and the two "
+        "ratios built from them. The BMC Cancer 2014 recurrence-free survival by stage set the "
+        "default `clone_doubling_days` (docs/parameters.md). These rows are checks of fit, not "
+        "validations; every other row is a validation.",
         "",
         "The Pages 2018 figures (5-year recurrence 8% / 19% / 32%, hazard ratio 0.20 high vs "
         "low, training set) were checked against the ASCO Post's report of the paper "
@@ -405,6 +426,8 @@ def render_page(
         verdict = f"**{row['verdict']}**" if row["verdict"] == "pass" else str(row["verdict"])
         if row["borderline"]:
             verdict += " (borderline)"
+        if row["id"] in fitted or str(row["id"]).startswith("bmc2014-"):
+            verdict += " (fit)"
         published = str(row["published_text"])
         if row["verified"] != "yes":
             published = published if "unverified" in published else published + " (unverified)"

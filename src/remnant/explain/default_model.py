@@ -16,18 +16,17 @@ spread of immunity between patients (immunity is not measured in these cohorts):
 * breast: survival::rotterdam, recurrence (deaths without recurrence censored). Size from the
   size category (<= 20, 20-50, > 50 mm -> 15, 35, 60 mm), nodes, grade, margin R0, age.
 
-The colon fit is then recalibrated to the population it speaks for. The trial enrolled
-high-risk stage II (B2) and stage III patients in 1984-87; recurrence after resection is lower
-today (earlier surgery standards, fuller nodal staging). One number, the same for every
-patient, updates the seeding law: an offset on ``burden`` (recalibration in the large;
-Steyerberg, Clinical Prediction Models, 2nd ed. 2019, ch. 20), so the mechanism's own law of
-seeds against size and nodes is kept and the stage gradient stays the model's. It minimises
-the binomial deviance (equal weight per stage) between the model's 5-year recurrence for the
-stage I, II and III patients of :meth:`remnant.model.Patient.from_stage` (immunity unknown:
-the whole spread) and the published 3.8 / 12 / 28% (Gately 2021). The residual and immunity
-multipliers and the spread of immunity stay as fitted on the trial (docs/explain.md). The
-recalibration's own uncertainty (4257 patients) is small beside the fit's and is not added
-to the band.
+The colon model is then calibrated to the population it speaks for, by one objective
+(``remnant.anchors.targets``): the trial cohort's posterior (Laplace; the trial enrolled
+high-risk stage II and stage III patients in 1984-87, so its own seed burden is an offset only
+it informs and is profiled out), the prior on the seed burden, and the binomial likelihood of
+the published figures the model states exactly enough: 5-year recurrence by stage (Gately
+2021), relapse after R0 and R1 resection (Colorectal Dis 2015) and by Immunoscore group (Pages
+2018). The posterior covariance is the inverse Hessian of that objective: the band of
+``remnant predict`` carries what the cohort and the anchors say together. The record of the
+calibration (each target's published and fitted value, the standard errors before and after,
+the share of each parameter's information from each source) is kept in the file. Breast is
+the cohort fit (its published proportions are measured under treatments the model lacks).
 
 The file holds both fits with their data provenance, the recalibration and the package
 version.
@@ -43,19 +42,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
-from remnant.errors import RemnantInputError
-from remnant.fit.links import MechanismLinks
+from remnant.anchors.targets import TARGETS, calibrate
+from remnant.fit.links import PRIOR_INTERCEPT
 from remnant.fit.model import RemnantFit, fit
 from remnant.model import calibrated
 from remnant.provenance import provenance
 
-# Published 5-year cumulative recurrence after resection of stage I / II / III colon cancer,
-# 4257 patients (Gately et al. 2021, PubMed 34184594): the colon model is recalibrated to it.
-COLON_POPULATION_5Y = {"I": 0.038, "II": 0.12, "III": 0.28}
-COLON_POPULATION_SOURCE = "Gately et al. 2021, PubMed 34184594 (n = 4257)"
-OFFSET_PARAMETER = "burden"
 COLON_SIZE_BY_EXTENT = {1: 20.0, 2: 35.0, 3: 50.0, 4: 65.0}
 BREAST_SIZE_BY_CATEGORY = {"<=20": 15.0, "20-50": 35.0, ">50": 60.0}
 
@@ -114,66 +107,6 @@ def _breast() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
     return X, df["rtime"].to_numpy(float), df["recur"].to_numpy(int), info
 
 
-def five_year_risk(f: RemnantFit, cancer: str, stages: Any) -> dict[str, float]:
-    """5-year recurrence of the ``Patient.from_stage`` patient of each stage, at the mode."""
-    from remnant.model.units import DAYS_PER_YEAR
-
-    X = pd.DataFrame([dataclasses.asdict(calibrated.patient(cancer, s)) for s in stages])
-    s5 = f.curves(X, np.array([5.0 * DAYS_PER_YEAR]))[:, 0, 0]
-    return {st: float(1.0 - v) for st, v in zip(stages, s5, strict=True)}
-
-
-def recalibrate(
-    f: RemnantFit, cancer: str, targets: dict[str, float], source: str
-) -> tuple[RemnantFit, dict[str, Any]]:
-    """Recalibrate the seeding law so that the stage risks come closest to ``targets``.
-
-    One number, the same for every patient: an offset ``a`` on ``burden``,
-    ``log mu = burden + a + log mu_D``. Closest in binomial deviance per patient, equal
-    weight per stage:
-    ``sum_s p_s log(p_s / q_s) + (1 - p_s) log((1 - p_s) / (1 - q_s))`` with ``q_s`` the
-    model's 5-year risk. Returns the recalibrated fit and the record kept in the model file.
-    """
-    fitted_links = f.links
-    if not isinstance(fitted_links, MechanismLinks):
-        raise RemnantInputError("links", "mechanism links (recalibration of the seeding law)")
-    j = f.result.names.index(OFFSET_PARAMETER)
-    stages = list(targets)
-    p = np.array([targets[s] for s in stages])
-
-    def shifted(a: float) -> RemnantFit:
-        theta = f.result.theta.copy()
-        theta[j] += a
-        return dataclasses.replace(f, result=dataclasses.replace(f.result, theta=theta))
-
-    def deviance(a: float) -> float:
-        q = np.clip(
-            np.array(list(five_year_risk(shifted(a), cancer, stages).values())),
-            1e-12,
-            1 - 1e-12,
-        )
-        return float(np.sum(p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))))
-
-    res = optimize.minimize_scalar(
-        deviance, bounds=(-5.0, 5.0), method="bounded", options={"xatol": 1e-6}
-    )
-    if not res.success or abs(res.x) > 4.99:
-        raise RuntimeError(f"recalibration did not converge: {res.message}, x = {res.x}")
-    offset = float(res.x)
-    out = shifted(offset)
-    record = {
-        "parameter": OFFSET_PARAMETER,
-        "offset": offset,
-        "targets_5y": targets,
-        "source": source,
-        "fitted_5y": five_year_risk(f, cancer, stages),
-        "recalibrated_5y": five_year_risk(out, cancer, stages),
-        "method": "an offset on the log seeding multiplier, minimum binomial deviance (equal "
-        "weight per stage) to the published 5-year recurrence of the stage patients",
-    }
-    return out, record
-
-
 def build() -> dict[str, Any]:
     """Fit both cancers and return the file's content."""
     out: dict[str, Any] = {"format": "remnant-default-model/1", "models": {}}
@@ -181,9 +114,10 @@ def build() -> dict[str, Any]:
         X, t, e, info = loader()
         f = fit(X, t, e, links="mechanism", cancer=cancer, fit_spread=True)
         f.data = {**info, "rows": len(X), "events": int(e.sum())}
-        if cancer == "colon":
-            f, record = recalibrate(f, cancer, COLON_POPULATION_5Y, COLON_POPULATION_SOURCE)
-            f.data["recalibration"] = record
+        if cancer in TARGETS:
+            cal = calibrate(f, TARGETS[cancer], burden_prior_sd=PRIOR_INTERCEPT[1])
+            f.result = dataclasses.replace(f.result, theta=cal.theta, covariance=cal.covariance)
+            f.data["calibration"] = cal.record
         out["models"][cancer] = f.to_dict()
     out["provenance"] = provenance()
     out["regenerate"] = "python -m remnant.explain.default_model"
@@ -207,14 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     for cancer, m in data["models"].items():
         pars = {k: round(v["estimate"], 3) for k, v in m["parameters"].items()}
         print(cancer, m["data"]["rows"], "patients", m["data"]["events"], "events", pars)
-        if "recalibration" in m["data"]:
-            r = m["data"]["recalibration"]
-            print(
-                f"  recalibrated: {r['parameter']} {r['offset']:+.3f}; 5-year risk fitted",
-                {k: round(v, 3) for k, v in r["fitted_5y"].items()},
-                "->",
-                {k: round(v, 3) for k, v in r["recalibrated_5y"].items()},
-            )
+        if "calibration" in m["data"]:
+            for t in m["data"]["calibration"]["targets"]:
+                print(
+                    f"  {t['anchor']}: published {t['published']:.3f}, cohort fit "
+                    f"{t['cohort_fit']:.3f}, calibrated {t['calibrated']:.3f}"
+                )
     print(f"wrote {args.out}")
 
 
