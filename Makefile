@@ -34,6 +34,7 @@ reliability: $(STAMP)
 	  tests/test_doors_cli.py tests/test_doors_fuzz.py tests/test_doors_signals.py
 
 verify: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
 	$(BIN)/python -m remnant.verification --out-dir docs/verification
 	$(BIN)/python -m remnant.fit.recovery --seeds 20 > docs/fit_recovery.txt.tmp
 	mv docs/fit_recovery.txt.tmp docs/fit_recovery.txt
