@@ -157,8 +157,13 @@ def test_monte_carlo_errors_match_the_spread_over_seeds(tmp_path: Path) -> None:
     """Across independent seeds, sum((x - mean)^2 / se^2) is chi-square with K - 1 degrees
     of freedom when the errors are right; the test fails at its 0.1% extremes only."""
     seeds = list(range(30))
+    # residual cells at the R0 margin so that both origins recur (a share's error needs both)
+    base = {
+        "preset": "colon-stage2",
+        "mechanism": {"residual_cells": {"R0": 1.0, "R1": 3.0, "R2": 300.0}},
+    }
     spec = spec_from_dict(
-        sweep_dict(design="grid", points=None, parameters=[], seeds=seeds, patients=2000)
+        sweep_dict(design="grid", points=None, parameters=[], seeds=seeds, patients=2000, base=base)
     )
     points = run_sweep(spec, tmp_path / "run").points
     low, high = stats.chi2.ppf([CHI2_LEVEL / 2, 1 - CHI2_LEVEL / 2], len(seeds) - 1)

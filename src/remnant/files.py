@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from remnant.errors import RemnantInputError
 
@@ -264,3 +265,19 @@ def check_planned_files(
     for target in files:
         if Path(target).parent.is_dir():
             check_output_file(flag, target, inputs=inputs)
+
+
+def read_toml(path: str | os.PathLike[str], field: str) -> dict[str, Any]:
+    """The tables of a TOML file; a missing or malformed file raises
+    :class:`RemnantInputError` naming ``field`` (the flag or argument that gave the path)."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise RemnantInputError(field, "an existing TOML file", str(path))
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RemnantInputError(
+            field, "a valid TOML file", str(path), detail=str(exc).splitlines()[0]
+        ) from None

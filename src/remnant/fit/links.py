@@ -122,6 +122,12 @@ class Design:
         return float(math.exp(theta[self.spread_index]))
 
 
+# Kernel-table horizon of mechanism links (years): their clock is fixed (a = 1), and 25 years
+# covers the bundled cohorts' follow-up (Rotterdam, the longest, about 19 years) and every
+# prediction (10-year curves after up to 9 recurrence-free years, the anchors' 20 years).
+MECHANISM_TABLE_YEARS = 25.0
+
+
 # Columns whose link shape the mechanism fixes (docs/fit.md, 3.1): the seeding rate grows as
 # (1 + nodes)^0.55 and as N_s^(2/3) with N_s proportional to size^3, so log mu is linear in
 # log(1 + nodes) and in log(size).
@@ -357,6 +363,9 @@ class MechanismLinks:
         The mechanism whose seeding coefficient, residual cells and immunity the fit rescales.
     fit_spread : bool
         Also fit a spread of ``log I0`` around each patient's immunity.
+    table_years : float
+        Horizon of the kernel table (years): the clock is the mechanism's own (``a = 1``), so
+        the table needs to reach only the longest follow-up fitted or time predicted.
     """
 
     cancer: str
@@ -364,6 +373,7 @@ class MechanismLinks:
     fit_spread: bool = False
     grades_seen: tuple[int, ...] = (2,)
     kind: str = "mechanism"
+    table_years: float = MECHANISM_TABLE_YEARS
 
     def names(self) -> tuple[str, ...]:
         out = ("burden", "residual", "immunity")
@@ -412,6 +422,7 @@ class MechanismLinks:
             "cancer": self.cancer,
             "fit_spread": self.fit_spread,
             "grades": list(self.grades_seen),
+            "table_years": self.table_years,
         }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +27,16 @@ from remnant.errors import RemnantInputError
 from remnant.fit.death import NAMES as DEATH_NAMES
 from remnant.fit.death import OtherCauseDeath, fit_death
 from remnant.fit.evidence import Expansion
-from remnant.fit.links import CAUSES, ColumnLinks, Design, Links, MechanismLinks
+from remnant.fit.links import (
+    CAUSES,
+    MECHANISM_TABLE_YEARS,
+    ColumnLinks,
+    Design,
+    Links,
+    MechanismLinks,
+)
 from remnant.fit.map import MapResult, Objective, fit_map, near_mode
-from remnant.fit.tables import FIT_DRAWS, KernelTable, build_table
+from remnant.fit.tables import FIT_DRAWS, TABLE_YEARS, KernelTable, build_table
 from remnant.likelihood.cohort import FIELDS as PATIENT_FIELDS
 from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
@@ -113,6 +121,11 @@ def _check_covariates(field: str, X: pd.DataFrame, kind: str, used: Sequence[Any
             field, "a patient table with columns " + ", ".join(PATIENT_FIELDS), missing[0]
         )
     _check_numeric(field, X, PATIENT_NUMBERS, finite=True)
+
+
+def _table_years(links: Links) -> float:
+    """The kernel table's horizon (years) for these links."""
+    return links.table_years if isinstance(links, MechanismLinks) else TABLE_YEARS
 
 
 def _check_times(times: Any, field: str = "times") -> np.ndarray:
@@ -209,6 +222,7 @@ class RemnantFit:
                 self.links.grades(),
                 n_draws=self.n_draws,
                 seed=self.seed,
+                years=_table_years(self.links),
             )
         return self._table
 
@@ -258,6 +272,11 @@ class RemnantFit:
         parameter draws), at ``theta`` (default: the fitted mode)."""
         th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
         t = _check_times(times)
+        years = _table_years(self.links)
+        if isinstance(self.links, MechanismLinks) and t.max(initial=0.0) > years * DAYS_PER_YEAR:
+            raise RemnantInputError(
+                "times", f"times up to {years:g} years (the model's table)", float(t.max())
+            )
         return self.table.curves(
             times_array(t),
             design.predictors(th),
@@ -377,6 +396,7 @@ class RemnantFit:
                     mech,
                     _stored_flag("links.fit_spread", ld["fit_spread"]),
                     tuple(ld["grades"]),
+                    table_years=float(ld.get("table_years", TABLE_YEARS)),
                 )
             # the table of parameters also lists the death hazard's (stored on their own)
             names = tuple(n for n in data["parameters"] if n not in DEATH_NAMES)
@@ -628,7 +648,11 @@ def fit(
     if prior_scale is not None and isinstance(lk, ColumnLinks):
         lk.prior_scale = prior_scale
     lk.standardise(X)
-    table = build_table(mech, cancer, lk.grades(), n_draws=n_draws, seed=seed)
+    if isinstance(lk, MechanismLinks):
+        lk.table_years = max(MECHANISM_TABLE_YEARS, math.ceil(float(t.max()) / DAYS_PER_YEAR) + 1)
+    table = build_table(
+        mech, cancer, lk.grades(), n_draws=n_draws, seed=seed, years=_table_years(lk)
+    )
     start: np.ndarray | None = None
     spent = (0, 0, 0.0)  # iterations, evaluations and seconds of the choice
     # one iteration count across every optimisation of the fit

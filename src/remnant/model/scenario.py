@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,16 +164,9 @@ class Scenario:
     @classmethod
     def from_file(cls, path: str | Path) -> Scenario:
         """Read a TOML scenario file (format in the module docstring)."""
-        p = Path(path)
-        if not p.is_file():
-            raise RemnantInputError("--scenario", "an existing TOML file", str(path))
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise RemnantInputError(
-                "--scenario", "a valid TOML file", str(path), detail=str(exc).splitlines()[0]
-            ) from None
-        return cls.from_dict(data, source=str(path))
+        from remnant.files import read_toml
+
+        return cls.from_dict(read_toml(path, "--scenario"), source=str(path))
 
 
 def _is_collection(value: Any) -> bool:

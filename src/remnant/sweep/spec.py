@@ -40,13 +40,13 @@ import hashlib
 import json
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from remnant.errors import RemnantInputError
+from remnant.files import read_toml
 from remnant.model.parameters import Patient, mechanism_fields
 from remnant.model.presets import PRESETS, preset
 from remnant.model.scenario import Scenario, mechanism_from_overrides
@@ -160,14 +160,7 @@ def read_spec(path: str | Path) -> SweepSpec:
         A missing or malformed file, or a bad field (named: ``parameters[kill_rate].low``).
     """
     p = Path(path)
-    if not p.is_file():
-        raise RemnantInputError("sweep file", "an existing TOML file", str(path))
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise RemnantInputError(
-            "sweep file", "a valid TOML file", str(path), detail=str(exc).splitlines()[0]
-        ) from None
+    data = read_toml(p, "sweep file")
     return spec_from_dict(data, default_name=p.stem, directory=p.parent)
 
 
