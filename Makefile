@@ -17,12 +17,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/remnant demo --out-dir demo-output
 
-# Headless Chromium renders the HTML report in the tests (Debian's package).
+# Headless Chromium renders the HTML report and drives the calculator's page in the tests
+# (Debian's chromium and chromium-driver; Noto CJK for the Chinese page).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v chromedriver && fc-list :lang=zh | grep -q .; } >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -m "not slow" tests

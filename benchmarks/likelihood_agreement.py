@@ -146,7 +146,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("docs/likelihood_agreement.md"))
     args = ap.parse_args()
     n = int(args.patients)
-    population_survival(remnant.preset("colon-stage3", mechanism=Mechanism()).profiles[0])  # compile (cached) code
+    # compile (cached) code
+    population_survival(remnant.preset("colon-stage3", mechanism=Mechanism()).profiles[0])
     rows = []
     for i, case in enumerate(cases()):
         row = compare(case, n, args.seed + i)

@@ -540,6 +540,7 @@ class FakeKernelTable:
         sigma: float,
         grade_index: np.ndarray,
         spread: bool,
+        band_z: np.ndarray | None = None,  # the real table's bands; the stand-in has none
     ) -> np.ndarray:
         t = np.asarray(times, dtype=float)
         eta = np.asarray(eta, dtype=float)

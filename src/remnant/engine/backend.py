@@ -10,11 +10,12 @@ on dask.distributed; it is imported only when asked for, so that nothing else pa
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from remnant.machine import available_cores
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,10 +41,7 @@ class ChunkBackend(Protocol):
 
 def default_workers() -> int:
     """All cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 class ThreadBackend:

@@ -31,7 +31,6 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from remnant.likelihood.survival import (
     dormant_means,
     patient_classes,
 )
+from remnant.machine import available_cores
 from remnant.model.parameters import IMMUNITY_FLOOR, Mechanism
 
 LOG2_I0_MIN = math.log2(IMMUNITY_FLOOR)  # I0 = 1/32: the model's weakest baseline immunity
@@ -220,12 +220,12 @@ _TABLES_LOCK = threading.Lock()
 
 
 def _threads(n: int) -> int:
-    return max(1, min(len(os.sched_getaffinity(0)), n // MIN_BLOCK))
+    return max(1, min(available_cores(), n // MIN_BLOCK))
 
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
+    return ThreadPoolExecutor(max_workers=available_cores())
 
 
 def build_table(
@@ -656,13 +656,21 @@ def _one_spread(
     geom: np.ndarray,
 ) -> tuple[float, float, float]:
     # as _one, with log I0 = li + sigma Z between patients, Z within (z_lo, z_hi)
-    # (_row_weights)
-    rows = np.empty((buf.shape[0], 3))
-    drows = np.empty((buf.shape[0], 9))
+    # (_row_weights); only the rows the band gives weight are summed (a zero weight adds an
+    # exact zero, so skipping those rows changes nothing)
     wts = np.empty(buf.shape[0])
-    _row_sums(lm, lr, a, buf, w, geom[3], rows, drows, buf, False, False, False)
     _row_weights(li, sigma, z_lo, z_hi, geom, wts)
-    return _mix(rows, wts)
+    lo = 0
+    while lo < wts.shape[0] - 1 and wts[lo] == 0.0:
+        lo += 1
+    hi = wts.shape[0]
+    while hi > lo + 1 and wts[hi - 1] == 0.0:
+        hi -= 1
+    rows = np.empty((hi - lo, 3))
+    drows = np.empty((hi - lo, 9))
+    part = buf[lo:hi]
+    _row_sums(lm, lr, a, part, w, geom[3], rows, drows, part, False, False, False)
+    return _mix(rows, wts[lo:hi])
 
 
 @njit(cache=True, inline="always")
@@ -925,7 +933,7 @@ def _log_terms(
             grad[i, p] = (lp - lq) / (2.0 * h)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _curves(
     times: np.ndarray,
     eta: np.ndarray,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remnant.errors import RemnantInputError
+from remnant.machine import available_cores
 from remnant.model.scenario import Scenario
 
 BACKENDS = ("process", "dask")
@@ -61,10 +61,7 @@ def evaluate(
 
 def default_threads() -> int:
     """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 def groups(tasks: Sequence[PointTask], patients: int, threads: int) -> list[list[PointTask]]:

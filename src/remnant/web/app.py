@@ -2,7 +2,10 @@
 
 Routes: ``GET /`` (the page), ``POST /api/v1/predict`` (the JSON of ``remnant predict
 --json``), ``GET /api/v1/health``, ``GET /api/v1/version``, ``GET /openapi.json``. Bad input
-is 422 naming the field and what is allowed; a body over :data:`MAX_BODY_BYTES` is 413.
+is 422 naming the field and what is allowed (bytes that are not UTF-8 too); a body over
+:data:`MAX_BODY_BYTES` is 413, a Content-Length that is not a number 400. The schema documents
+every one of these answers, and what a patient needs beyond each field's range
+(:class:`Calculator`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remnant.errors import RemnantInputError
-from remnant.web.schema import Health, PredictRequest, Problem, Version
+from remnant.web.schema import Health, Prediction, PredictRequest, Problem, Version
 
 # One patient's fields fit in well under a kilobyte; anything much larger is not a patient.
 MAX_BODY_BYTES = 16 * 1024
@@ -80,11 +85,32 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) if parts else "body"
 
 
+class Calculator(FastAPI):
+    """FastAPI whose schema also says which grades each cancer's shipped model knows."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The schema, with the grades of each default model in ``PredictRequest``."""
+        if self.openapi_schema:
+            return self.openapi_schema
+        schema = super().openapi()
+        from remnant.web.service import grades
+
+        request = schema["components"]["schemas"]["PredictRequest"]
+        by_cancer = [
+            {
+                "properties": {"cancer": {"const": cancer}, "grade": {"enum": list(seen)}},
+            }
+            for cancer, seen in grades().items()
+        ]
+        request["allOf"] = [{"anyOf": request.pop("anyOf")}, {"anyOf": by_cancer}]
+        return schema
+
+
 def create_app() -> FastAPI:
     """The calculator's application (nothing is computed until a patient is asked for)."""
     from remnant import __version__
 
-    app = FastAPI(
+    app = Calculator(
         title="remnant",
         version=__version__,
         description="Risk of cancer recurrence after surgery for one patient: a research "
@@ -102,6 +128,14 @@ def create_app() -> FastAPI:
             for e in exc.errors()
         ]
         return _problem(422, items)
+
+    @app.exception_handler(HTTPException)
+    async def _unreadable(request: Request, exc: HTTPException) -> Response:
+        # The routes raise no HTTPException: a 400 is FastAPI's "error parsing the body" (bytes
+        # that are not UTF-8), a body that is not JSON like any other.
+        if exc.status_code == 400:
+            return _problem(422, [{"field": "body", "message": "JSON text in UTF-8"}])
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RemnantInputError)
     async def _refused(request: Request, exc: RemnantInputError) -> JSONResponse:
@@ -121,13 +155,19 @@ def create_app() -> FastAPI:
 
     @app.post(
         f"{API}/predict",
-        responses={413: {"model": Problem}, 422: {"model": Problem}},
+        response_model=None,
+        responses={
+            200: {"model": Prediction, "description": "The patient explained."},
+            400: {"model": Problem, "description": "A Content-Length that is not a number."},
+            413: {"model": Problem, "description": "A body over 16 kB."},
+            422: {"model": Problem, "description": "A field missing, unknown or out of range."},
+        },
     )
-    def predict(request: PredictRequest) -> dict[str, Any]:
+    def predict(request: PredictRequest) -> Response:
         """One patient explained: the JSON of ``remnant predict --json``, same numbers."""
-        from remnant.web.service import answer
+        from remnant.web.service import answer_json
 
-        return answer(request)
+        return Response(answer_json(request), media_type="application/json")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page(request: Request) -> HTMLResponse:

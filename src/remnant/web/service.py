@@ -1,12 +1,17 @@
 """One patient explained for the web, as ``remnant predict`` explains it (same numbers).
 
-An explanation is a pure function of the request, so answers are kept in a bounded cache:
-a shared link opened again, or the page and the API asking for the same patient, cost one
-computation.
+An explanation is a pure function of the request, so answers (the explanation and its JSON)
+are kept in a bounded cache: a shared link opened again, or the page and the API asking for
+the same patient, cost one computation. An explanation is seconds of CPU, so at most one per
+core is computed at a time and the others wait their turn: twenty at once on two cores would
+all finish together, at the end, and none early.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,34 +21,48 @@ if TYPE_CHECKING:
     from remnant.explain.explain import Explanation
     from remnant.explain.fields import PatientInput
 
-# Patients kept explained in memory (an explanation is about 60 kB).
+# Patients kept explained in memory (an explanation is about 60 kB, its JSON about 27 kB).
 CACHED_EXPLANATIONS = 256
+# Explanations computed at once (the others wait; an answer from memory never does).
+COMPUTING = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
 def explain_request(request: PredictRequest) -> tuple[PatientInput, Explanation]:
     """The patient and their explanation (the default model of the patient's cancer)."""
-    return _explain(request.model_dump_json())
+    given, e, _ = _explain(request.model_dump_json())
+    return given, e
+
+
+def answer_json(request: PredictRequest) -> bytes:
+    """The JSON of ``remnant predict --json`` for ``request``, as the API sends it."""
+    return _explain(request.model_dump_json())[2]
 
 
 @lru_cache(maxsize=CACHED_EXPLANATIONS)
-def _explain(key: str) -> tuple[PatientInput, Explanation]:
+def _explain(key: str) -> tuple[PatientInput, Explanation, bytes]:
     from remnant.explain.explain import explain
     from remnant.explain.fields import patient_from_fields
 
     request = PredictRequest.model_validate_json(key)
     given = patient_from_fields(request.patient_fields())
-    e = explain(
-        given.patient,
-        earlier_months=request.earlier_months,
-        recurrence_free_years=request.recurrence_free_years,
-        seed=request.seed,
-    )
-    return given, e
+    with COMPUTING:
+        e = explain(
+            given.patient,
+            earlier_months=request.earlier_months,
+            recurrence_free_years=request.recurrence_free_years,
+            seed=request.seed,
+        )
+    # serialised once: a repeated patient costs no encoding (FastAPI's encoder walks the
+    # curve's lists on every answer otherwise); NaN is refused as FastAPI's JSONResponse does
+    body = json.dumps(e.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return given, e, body.encode("utf-8")
 
 
-def answer(request: PredictRequest) -> dict[str, Any]:
-    """The JSON of ``remnant predict --json`` for ``request``."""
-    return explain_request(request)[1].to_dict()
+def grades() -> dict[str, tuple[int, ...]]:
+    """The grades each cancer's default model knows (a patient of another grade is 422)."""
+    from remnant.explain.default_model import load_default
+
+    return {cancer: load_default(cancer).links.grades() for cancer in ("colon", "breast")}
 
 
 def versions() -> dict[str, Any]:
