@@ -6,6 +6,9 @@ residual both active. With 12,000 patients a side, a difference of 2 points in a
 (3.3 standard errors) or ~3% in the recurrence-time CDF is detected at alpha = 1e-3.
 The last test shows the time test has power: rounding the engine's recurrence times up to a
 30-day grid (what fixed sub-steps would do) fails it.
+
+The same comparison, with one more case (immunity spread between patients), runs in ``make
+test`` in tests/test_engine_vs_reference.py; this larger one runs in ``make verify``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from scipy import stats
 
 import remnant
 from remnant.reference import simulate_reference
+
+pytestmark = pytest.mark.slow
 
 ALPHA = 1e-3
 N = 12_000
