@@ -750,6 +750,6 @@ def write_model_file(path: Path, cancer: str = "colon") -> Path:
     """The shipped fit for ``cancer`` as a model file of ``remnant fit``'s format."""
     from importlib import resources
 
-    text = resources.files("remnant.explain").joinpath("default_model.json").read_text("utf-8")
+    text = resources.files("remnant.model").joinpath("calibrated.json").read_text("utf-8")
     path.write_text(json.dumps(json.loads(text)["models"][cancer]), encoding="utf-8")
     return path

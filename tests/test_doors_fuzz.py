@@ -766,7 +766,7 @@ def _mutate(value: Any, draw: Callable[..., Any]) -> Any:
 def test_fuzz_model_files() -> None:
     from importlib import resources
 
-    text = resources.files("remnant.explain").joinpath("default_model.json").read_text("utf-8")
+    text = resources.files("remnant.model").joinpath("calibrated.json").read_text("utf-8")
     model = json.loads(text)["models"]["colon"]
     broken = Broken()
 

@@ -829,7 +829,9 @@ def model_entries() -> list[Entry]:
     default = json.loads(
         (HERE.parents[2] / "src/remnant/model/calibrated.json").read_text(encoding="utf-8")
     )["models"]["colon"]
-    nan_theta = dict(default, theta=[math.nan] * len(default["theta"]))
+    # the calibration record is left out to keep the file small; it is not read back
+    data = {k: v for k, v in default["data"].items() if k != "calibration"}
+    nan_theta = dict(default, theta=[math.nan] * len(default["theta"]), data=data)
     return [
         Entry("model_syntax.json", "JSON cut short", {PREDICT_MODEL: model}, content=b'{"format":'),
         Entry(
