@@ -26,7 +26,7 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15 tests
 
 # Every door holds: the command line's contract on bad input, paths, files, faults and signals;
 # the tally is written to docs/reliability.md (tests/reliability_report.py).

@@ -144,7 +144,10 @@ def _clock_data(n: int, seed: int, clock: float) -> tuple[pd.DataFrame, np.ndarr
     return X, np.minimum(event_time, censor), (event_time <= censor).astype(int)
 
 
-@pytest.mark.parametrize("clock, per_patient", [(0.8, True), (0.0, False)])
+# the case without a clock per patient runs in make verify (each fit takes ~11 s)
+@pytest.mark.parametrize(
+    "clock, per_patient", [(0.8, True), pytest.param(0.0, False, marks=pytest.mark.slow)]
+)
 def test_fit_chooses_the_clock_links_of_higher_evidence(clock, per_patient):
     X, time, event = _clock_data(500, 4, clock)
     groups = {"stage": ["stage"], "other": ["noise"]}
