@@ -25,8 +25,10 @@ chromium:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }
 
+# One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so its module
+# fixtures are built once. Results do not depend on the split (fixed seeds, pure functions).
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -m "not slow" --durations=15 tests
+	$(BIN)/python -m pytest -q -m "not slow" -n auto --dist loadfile --durations=15 tests
 
 # Every door holds: the command line's contract on bad input, paths, files, faults and signals;
 # the tally is written to docs/reliability.md (tests/reliability_report.py).
