@@ -5,9 +5,11 @@
 deaths censored) must lie on the fit's recurrence-free curve ``S_rec`` at its mode within
 ``Z_MAX`` Greenwood standard errors at every half year to ``YEARS`` years. The engine draws
 each copy's baseline immunity from the spread, within the patient's Immunoscore band; the
-fit integrates the band in closed form over its kernel table (docs/model.md 1.9). The
-patients span stage, margin and immunity. ``make test`` runs three of them at
-``N_QUICK`` copies; the ``slow`` test (``make verify``) six at ``N_FULL``.
+fit integrates the band in closed form over its kernel table (docs/model.md 1.9). Six
+patients spanning stage, margin and immunity, ``N_COPIES`` copies each. (Where immunity holds
+clones near zero net growth the table's interpolation in ``log2 I0`` is coarsest: a breast
+stage III patient of intermediate Immunoscore lies up to 1.2 points off at 9-10 years,
+docs/explain.md.)
 """
 
 from __future__ import annotations
@@ -38,19 +40,16 @@ from remnant.model.units import DAYS_PER_YEAR
 
 Z_MAX = 3.0
 YEARS = 10.0
-N_QUICK = 20_000
-N_FULL = 100_000
+N_COPIES = 100_000
 HALF_YEARS = np.arange(0.5, YEARS + 1e-9, 0.5) * DAYS_PER_YEAR
 
-QUICK = [
+CASES = [
     ("colon", "II", "R0", "unknown"),
     ("colon", "III", "R1", "low"),
-    ("breast", "I", "R0", "IS4"),
-]
-FULL = QUICK + [
     ("colon", "II", "R1", "intermediate"),
     ("colon", "I", "R0", "high"),
     ("breast", "II", "R0", "unknown"),
+    ("breast", "II", "R1", "unknown"),
 ]
 
 
@@ -88,16 +87,9 @@ def z_scores(case: tuple[str, str, str, str], n: int, seed: int) -> tuple[np.nda
     return z, float(1.0 - s_fit[9])
 
 
-@pytest.mark.parametrize("case", QUICK, ids="-".join)
+@pytest.mark.parametrize("case", CASES, ids="-".join)
 def test_engine_copies_lie_on_the_predicted_curve(case: tuple[str, str, str, str]) -> None:
-    z, _ = z_scores(case, N_QUICK, seed=11)
-    assert np.abs(z).max() < Z_MAX, dict(zip(HALF_YEARS / DAYS_PER_YEAR, z.round(2), strict=True))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("case", FULL, ids="-".join)
-def test_engine_copies_lie_on_the_predicted_curve_full(case: tuple[str, str, str, str]) -> None:
-    z, _ = z_scores(case, N_FULL, seed=12)
+    z, _ = z_scores(case, N_COPIES, seed=12)
     assert np.abs(z).max() < Z_MAX, dict(zip(HALF_YEARS / DAYS_PER_YEAR, z.round(2), strict=True))
 
 
