@@ -1,7 +1,19 @@
-"""Shared test settings: hypothesis without deadlines (compiled code loads on first call), and
-the session's real calculator server."""
+"""Shared test settings: one compiled-code cache per parallel test worker, hypothesis without
+deadlines (compiled code loads on first call), and the session's real calculator server."""
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
+
+# Parallel workers (pytest-xdist) compiling the same function for different argument types at
+# once would write numba's cache index and data files over each other, and a later process
+# could load machine code of another signature. Each worker, and the commands it starts,
+# keeps its own cache. Set before numba is first imported.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = str(
+        Path(__file__).resolve().parents[1] / ".numba-cache" / _WORKER
+    )
 
 import pytest
 from hypothesis import settings
