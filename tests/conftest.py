@@ -5,18 +5,18 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from hypothesis import settings
+
 # Parallel workers (pytest-xdist) compiling the same function for different argument types at
 # once would write numba's cache index and data files over each other, and a later process
 # could load machine code of another signature. Each worker, and the commands it starts,
-# keeps its own cache. Set before numba is first imported.
+# keeps its own cache; set before numba is first imported (pytest and hypothesis do not).
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER and "NUMBA_CACHE_DIR" not in os.environ:
     os.environ["NUMBA_CACHE_DIR"] = str(
         Path(__file__).resolve().parents[1] / ".numba-cache" / _WORKER
     )
-
-import pytest
-from hypothesis import settings
 
 settings.register_profile("remnant", deadline=None, derandomize=True, max_examples=50)
 settings.load_profile("remnant")
