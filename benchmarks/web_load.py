@@ -4,13 +4,14 @@
         [--drain 60] [--json result.json]
 
 Starts ``remnant serve`` on a free port of 127.0.0.1 (:func:`remnant.web.local.serving`),
-sends one request first so that the kernel tables are built (not timed: the cold start is
-benchmarks/web.py's), then runs ``--clients`` asyncio clients (httpx), each sending
-``POST /api/v1/predict`` one after the other for ``--seconds``. With ``--patients new`` each
-request asks for a patient not asked before (every answer is computed); with ``repeat`` all
-ask for the warm-up's patient (every answer comes from the server's memory). After
-``--seconds`` no request is started; those in flight get ``--drain`` more seconds, and any
-still unanswered then is cut (counted apart from the errors). Then the server is stopped.
+sends one request per cancer first so that both models and their kernel tables are loaded
+(not timed: the cold start is benchmarks/web.py's), then runs ``--clients`` asyncio clients
+(httpx), each sending ``POST /api/v1/predict`` one after the other for ``--seconds``. With
+``--patients new`` each request asks for a patient not asked before (every answer is
+computed); with ``repeat`` all ask for the warm-up's patient (every answer comes from the
+server's memory). After ``--seconds`` no request is started; those in flight get
+``--drain`` more seconds, and any still unanswered then is cut (counted apart from the
+errors). Then the server is stopped.
 
 Prints the requests answered, errors, cut, requests/s and the latency's p50, p95 and max;
 ``--json`` writes the same. Traffic goes to 127.0.0.1 only.
@@ -147,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with serving() as url:
         warm = time.perf_counter()
-        httpx.post(f"{url}{PREDICT}", json=WARM_PATIENT, timeout=300.0).raise_for_status()
+        for cancer in ("breast", "colon"):  # both models loaded; the colon one is the repeat's
+            body = {**WARM_PATIENT, "cancer": cancer}
+            httpx.post(f"{url}{PREDICT}", json=body, timeout=300.0).raise_for_status()
         warm_s = time.perf_counter() - warm
         result = asyncio.run(run_load(url, args.clients, args.seconds, args.patients, args.drain))
     result["warmup_s"] = warm_s

@@ -18,6 +18,12 @@ if _WORKER and "NUMBA_CACHE_DIR" not in os.environ:
         Path(__file__).resolve().parents[1] / ".numba-cache" / _WORKER
     )
 
+# Kernel tables stored by the suite stay in the checkout, not in the user's cache; every worker
+# reads what another stored (remnant.fit.table_store).
+os.environ.setdefault(
+    "REMNANT_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".table-cache")
+)
+
 settings.register_profile("remnant", deadline=None, derandomize=True, max_examples=50)
 settings.load_profile("remnant")
 

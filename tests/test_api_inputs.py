@@ -299,7 +299,7 @@ EXPLAIN_WRONG: dict[str, st.SearchStrategy[Any]] = {
     "fit": wrong(is_none),
     "earlier_months": wrong(num_in(0, 120)),
     "recurrence_free_years": wrong(num_in(0, 9)),
-    "draws": wrong(whole_in(2, 10_000)),
+    "draws": wrong(lambda v: is_none(v) or whole_in(2, 10_000)(v)),  # None: the axes band
     "seed": wrong(whole_in(0, 2**32 - 1)),
 }
 

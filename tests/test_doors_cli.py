@@ -344,6 +344,7 @@ BAD_FLAGS: list[Bad] = [
     *values("predict", "--earlier-months", [*FLOATS_BAD, "-1", "1e300"]),
     *values("predict", "--recurrence-free-years", [*FLOATS_BAD, "-1", "100"]),
     *values("predict", "--seed", ["-1", "abc", ""]),
+    *values("predict", "--draws", ["1", "0", "-1", "abc", "1.5", "20000", ""]),
     Bad("predict", {"--row": "0"}, 2, ("--row",)),
     Bad("predict", {"--patient": "{tmp}/patients.csv", "--row": "-1"}, 2, ("--row",)),
     Bad("predict", {"--patient": "{tmp}/patients.csv", "--row": "999"}, 2, ("--row",)),

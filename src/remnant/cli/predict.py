@@ -93,6 +93,7 @@ def _read_patient_file(path: Path, row: int | None = None) -> dict[str, Any]:
 EXPLAIN_FLAGS = {
     "earlier_months": "--earlier-months",
     "recurrence_free_years": "--recurrence-free-years",
+    "draws": "--draws",
     "seed": "--seed",
     "fit": "--model",
 }
@@ -140,7 +141,16 @@ def predict_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the posterior draws.")] = 0,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            "--draws",
+            help="Band by this many posterior draws (default: by the posterior's axes).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the posterior draws (with --draws).")
+    ] = 0,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="Do not show progress on stderr.")
     ] = False,
@@ -203,6 +213,7 @@ def predict_command(
                 fitted,
                 earlier_months=earlier_months,
                 recurrence_free_years=recurrence_free_years,
+                draws=draws,
                 seed=seed,
             )
     from remnant.explain.report import out_of_100, sentences, write_html

@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from remnant.anchors.targets import TARGETS, calibrate
 from remnant.fit.links import PRIOR_INTERCEPT
 from remnant.fit.model import RemnantFit, fit
 from remnant.model import calibrated
@@ -109,6 +108,8 @@ def _breast() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
 
 def build() -> dict[str, Any]:
     """Fit both cancers and return the file's content."""
+    from remnant.anchors.targets import TARGETS, calibrate  # seconds of imports: only here
+
     out: dict[str, Any] = {"format": "remnant-default-model/1", "models": {}}
     for cancer, loader in (("colon", _colon), ("breast", _breast)):
         X, t, e, info = loader()

@@ -4,7 +4,7 @@
 default: the shipped fit of the patient's cancer) and returns an :class:`Explanation`:
 
 * the recurrence-free curve to 10 years with a 95% band from the fit's Laplace posterior
-  (parameter draws), the risk at 1, 3, 5 and 10 years, local and distant cumulative
+  (:mod:`remnant.explain.band`), the risk at 1, 3, 5 and 10 years, local and distant cumulative
   incidences, and the conditional risk after ``recurrence_free_years`` without recurrence;
 * exact Shapley shares of the excess 5-year risk over the reference patient of the same
   cancer (stage I size and nodes, R0, high immunity) for the three causes, from the 8
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.errors import RemnantInputError
+from remnant.explain.band import posterior_band
 from remnant.fit.model import RemnantFit
 from remnant.machine import available_cores
 from remnant.model import _validate as validate
@@ -43,8 +44,8 @@ from remnant.model.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 CAUSES = ("immunity", "removal", "stage")
 HORIZONS_YEARS = (1, 3, 5, 10)
 SHARE_YEARS = 5.0
+BAND_MONTHLY_YEARS = 2.0  # the band is evaluated monthly to here, then quarterly
 CURVE_YEARS = 10.0
-POSTERIOR_DRAWS = 200
 MIN_DRAWS = 2  # percentiles of a single draw are that draw: no band
 MAX_DRAWS = 10_000  # draws x patients x times of risks are held at once
 COUNTERFACTUALS = ("earlier", "clear_margin", "high_immunity", "all")
@@ -191,7 +192,7 @@ def explain(
     *,
     earlier_months: float = 6.0,
     recurrence_free_years: float = 0.0,
-    draws: int = POSTERIOR_DRAWS,
+    draws: int | None = None,
     seed: int = 0,
 ) -> Explanation:
     """Explain one patient's recurrence risk (see the module docstring).
@@ -205,9 +206,12 @@ def explain(
         How much earlier the "found earlier" what-if finds the tumour (months, >= 0).
     recurrence_free_years : float
         Years already without recurrence, for the conditional risk (0: none).
-    draws, seed : int
-        Posterior draws for the bands and intervals: ``draws`` a whole number in
-        [2, 10000] (a band needs at least two draws), ``seed`` in [0, 2**32 - 1].
+    draws : int, optional
+        None (default): the band and the shares' intervals from the ends of the posterior's
+        95% range along each of its axes (:mod:`remnant.explain.band`); a whole number in
+        [2, 10000]: by that many posterior draws instead (a band needs at least two).
+    seed : int
+        Seed of the posterior draws (with ``draws``), in [0, 2**32 - 1].
 
     Raises
     ------
@@ -224,7 +228,8 @@ def explain(
     recurrence_free_years = validate.in_range(
         "recurrence_free_years", recurrence_free_years, 0.0, 9.0
     )
-    draws = validate.whole_number("draws", draws, MIN_DRAWS, MAX_DRAWS)
+    if draws is not None:
+        draws = validate.whole_number("draws", draws, MIN_DRAWS, MAX_DRAWS)
     seed = validate.seed("seed", seed)
     if fit is None:
         from remnant.explain.default_model import load_default
@@ -256,76 +261,82 @@ def explain(
         "high_immunity": high_immunity(patient, spread),
         "all": high_immunity(earlier.replace(margin="R0"), spread),
     }
-    rows = [patient] + mixed + list(cf.values())
+    rows = [patient] + list(cf.values())
     X = _frame(rows)
     grid = np.round(np.arange(0.0, CURVE_YEARS * 12 + 1) * DAYS_PER_MONTH, 6)
     hz = np.array([h * DAYS_PER_YEAR for h in HORIZONS_YEARS])
     rf = recurrence_free_years * DAYS_PER_YEAR
     cond_t = np.array([rf + h * DAYS_PER_YEAR for h in (1, 3, 5)]) if rf > 0 else np.empty(0)
     times = np.unique(np.concatenate([grid, hz, [SHARE_YEARS * DAYS_PER_YEAR, rf], cond_t]))
-
-    design = fit.links.design(X)
-    n_mix = len(mixed)
-    point = 1.0 - fit.design_curves(design, times, None)[:, :, 0]
     at = {float(t): j for j, t in enumerate(times)}
-    j5 = at[SHARE_YEARS * DAYS_PER_YEAR]
-
-    # The posterior draws need only the patient's curve (its band) and the mixed patients'
-    # 5-year risks (the shares' intervals); rows are independent, so each is computed alone.
-    rng = np.random.default_rng(seed)
-    theta_draws = rng.multivariate_normal(fit.result.theta, fit.result.covariance, size=draws)
-    own = fit.links.design(X.iloc[:1])
-    games = fit.links.design(X.iloc[1 : 1 + n_mix])
     five = np.array([SHARE_YEARS * DAYS_PER_YEAR])
-    def draw(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # the band's points: monthly while the curve bends most, then quarterly (and every time
+    # the answer reports); between them the band's width is interpolated (explain.band)
+    band_times = times[
+        (times <= BAND_MONTHLY_YEARS * DAYS_PER_YEAR)
+        | np.isin(times, np.arange(0.0, CURVE_YEARS * 4 + 1) * 3 * DAYS_PER_MONTH)
+        | np.isin(times, np.concatenate([hz, [rf], cond_t]))
+    ]
+
+    # Rows are independent and the compiled loop releases the GIL: each piece of work on a
+    # thread, the same numbers in the same order whatever the number of threads.
+    rows_design = fit.links.design(X)
+    own = fit.links.design(X.iloc[:1])
+    games = fit.links.design(_frame(mixed))
+
+    def own_and_games(th: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         return (
-            1.0 - fit.design_curves(own, times, th)[0, :, 0],
+            1.0 - fit.design_curves(own, band_times, th)[0, :, 0],
             1.0 - fit.design_curves(games, five, th)[:, 0, 0],
         )
 
-    # the draws are independent and the compiled loop releases the GIL: one thread per core,
-    # the same numbers in the same order whatever the number of threads
     with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        drawn = list(pool.map(draw, theta_draws))
-    sims = np.stack([d[0] for d in drawn])
-    mixed_5y = np.stack([d[1] for d in drawn])  # draws x mixed patients
+        point_job = pool.submit(fit.design_curves, rows_design, times, None)
+        mixed_job = pool.submit(fit.design_curves, games, five, None)
+        band = posterior_band(
+            fit.result.theta, fit.result.covariance, own_and_games, draws, seed, pool
+        )
+        curves = point_job.result()
+        mixed_5y = 1.0 - mixed_job.result()[:, 0, 0]
+    point = 1.0 - curves[:, :, 0]
 
     def game(r5: np.ndarray) -> dict[frozenset[str], float]:
         """Each coalition's 5-year excess risk over the reference (``r5``: mixed rows)."""
         base = r5[subsets.index(frozenset())]
         return {s: float(r5[i] - base) for i, s in enumerate(subsets)}
 
-    shares = shapley(game(point[1 : 1 + n_mix, j5]))
-    share_draws = np.array([list(shapley(game(r5)).values()) for r5 in mixed_5y])
-    lo, hi = np.percentile(share_draws, [2.5, 97.5], axis=0)
-    ref_risk = float(point[1 + subsets.index(frozenset()), j5])
-    excess = float(point[1 + subsets.index(frozenset(CAUSES)), j5] - ref_risk)
+    shares = shapley(game(mixed_5y))
+    share_lo, share_hi = band.shares(
+        lambda r5: np.array(list(shapley(game(r5)).values())), mixed_5y
+    )
+    ref_risk = float(mixed_5y[subsets.index(frozenset())])
+    excess = float(mixed_5y[subsets.index(frozenset(CAUSES))] - ref_risk)
 
     def by_year(r: np.ndarray) -> dict[str, float]:
         return {str(h): float(r[at[h * DAYS_PER_YEAR]]) for h in HORIZONS_YEARS}
 
-    band = np.percentile(sims, [2.5, 97.5], axis=0)
-    # local and distant cumulative incidences of the first recurrence: integrate the densities
-    fine = np.arange(0.0, CURVE_YEARS * DAYS_PER_YEAR + 7.0, 7.0)
-    dens = fit.curves(X.iloc[:1], fine)[0]
+    lower, upper = band.curve(point[0], times, band_times)
+    # The first recurrence is local or distant: the distant incidence integrates its density
+    # (smooth: seeds wake over years), the local one is the rest of the risk, so the two add
+    # up to it exactly (the margin clone's density peaks too sharply to integrate monthly).
     from scipy.integrate import cumulative_trapezoid
 
-    local = cumulative_trapezoid(dens[:, 1], fine, initial=0.0)
-    distant = cumulative_trapezoid(dens[:, 2], fine, initial=0.0)
+    distant_all = np.minimum(cumulative_trapezoid(curves[0, :, 2], times, initial=0.0), point[0])
+    local_all = point[0] - distant_all
     gi = [at[float(t)] for t in grid]
     curve = pd.DataFrame(
         {
             "risk": point[0, gi],
-            "lower": band[0, gi],
-            "upper": band[1, gi],
-            "local": np.interp(grid, fine, local),
-            "distant": np.interp(grid, fine, distant),
+            "lower": lower[gi],
+            "upper": upper[gi],
+            "local": local_all[gi],
+            "distant": distant_all[gi],
         },
         index=pd.Index(grid, name="time_days"),
     )
     counterfactuals: dict[str, dict[str, Any]] = {}
     for k, (name, p) in enumerate(cf.items()):
-        row = 1 + n_mix + k
+        row = 1 + k
         curve[f"risk_{name}"] = point[row, gi]
         counterfactuals[name] = {"patient": dataclasses.asdict(p), "risk": by_year(point[row])}
     conditional = None
@@ -340,18 +351,14 @@ def explain(
         reference=ref,
         curve=curve,
         risk=by_year(point[0]),
-        risk_lower={
-            str(h): float(np.percentile(sims[:, at[h * DAYS_PER_YEAR]], 2.5))
-            for h in HORIZONS_YEARS
-        },
-        risk_upper={
-            str(h): float(np.percentile(sims[:, at[h * DAYS_PER_YEAR]], 97.5))
-            for h in HORIZONS_YEARS
-        },
+        risk_lower=by_year(lower),
+        risk_upper=by_year(upper),
         excess_risk=excess,
         reference_risk=ref_risk,
         shares=shares,
-        share_intervals={c: (float(lo[i]), float(hi[i])) for i, c in enumerate(CAUSES)},
+        share_intervals={
+            c: (float(share_lo[i]), float(share_hi[i])) for i, c in enumerate(CAUSES)
+        },
         counterfactuals=counterfactuals,
         earlier_months=float(earlier_months),
         recurrence_free_years=float(recurrence_free_years),

@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit
 
 from remnant.errors import RemnantInputError
+from remnant.fit import table_store
 from remnant.likelihood import kernels as kn
 from remnant.likelihood.cohort import PatientArrays
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
@@ -243,7 +244,8 @@ def build_table(
 
     A table depends only on its arguments, so the process keeps the latest
     :data:`MAX_CACHED_TABLES` (read-only) and returns the same object when asked again:
-    the folds of a cross-validation, and the fits of one cohort, tabulate once.
+    the folds of a cross-validation, and the fits of one cohort, tabulate once; and it is
+    stored on disk for later processes (:mod:`remnant.fit.table_store`).
 
     The ``I0`` grid runs upwards from ``2**LOG2_I0_MIN`` and stops at the first node whose
     clones never reach detection within the table (immunity clears them); above it the last
@@ -266,7 +268,10 @@ def build_table(
         if table is not None:
             _TABLES.move_to_end(key)
             return table
-    table = _tabulate(mech, cancer, grades, n_draws, seed, dt, years, sub_rows)
+    table = table_store.load(key)
+    if table is None:
+        table = _tabulate(mech, cancer, grades, n_draws, seed, dt, years, sub_rows)
+        table_store.save(key, table)
     # read-only: one table serves every fit in the process that asks for the same kernels
     table.values.flags.writeable = False
     table.weights.flags.writeable = False

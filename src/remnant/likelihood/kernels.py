@@ -505,8 +505,9 @@ def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, f
     The others give its derivatives: ``d/dlam P(J <= K - 1) = -E P(J = K - 1)`` (so the
     derivative in ``rho`` is ``lam E P(J = K - 1)``), ``d/dmu = E P(J = K)`` (for Poisson
     ``K``, ``d/dmu E g(K) = E[g(K + 1) - g(K)]``), and ``d/dlam P(J = j) = P(J = j - 1) -
-    P(J = j)``. Terms are summed by recursion over ``k`` within ``mu +- 12 sqrt(mu) + 30``;
-    the probabilities are accurate to about 1e-15 absolute.
+    P(J = j)``. Terms are summed by recursion over ``k`` within ``mu +- 12 sqrt(mu) + 30`` and
+    ``j`` within ``lam +- 12 sqrt(lam) + 30``; the probabilities are accurate to about 1e-15
+    absolute for ``mu`` up to 1e3, 1e-10 at the clamp of residual cells (e^12).
     """
     if mu <= 0.0:
         return 0.0, 0.0, math.exp(-lam), 0.0
@@ -519,24 +520,30 @@ def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, f
         e = math.exp(-mu - lam)
         return -math.expm1(-mu), mu * e, e, 0.5 * mu * mu * e
     kmin = max(1, int(mu - 12.0 * sk - 30.0))
+    if lam + 12.0 * math.sqrt(lam) + 30.0 < kmin:
+        # J below K's bulk up to 1e-17 (the mirror of the case above): detected for sure
+        return 1.0, 0.0, 0.0, 0.0
     log_mu = math.log(mu)
-    # F = P(J <= kmin - 1), pj = P(J = kmin - 1) and pj2 = P(J = kmin - 2)
+    # F = P(J <= kmin - 1), pj = P(J = kmin - 1) and pj2 = P(J = kmin - 2), summed over J's
+    # bulk only (lam +- 12 sqrt(lam) + 30; the terms outside are below 1e-17)
     log_lam = math.log(lam)
+    last = kmin - 1
+    sl = math.sqrt(lam)
+    jlo = max(0, int(lam - 12.0 * sl - 30.0))
+    stop = min(last, int(math.ceil(lam + 12.0 * sl + 30.0)))
+    f = 0.0
+    pj = 0.0
     pj2 = 0.0
-    if lam < 600.0:
-        pj = math.exp(-lam)
+    if stop >= jlo:
+        pj = math.exp(_log_pois(jlo, log_lam, lam))
         f = pj
-        for j in range(1, kmin):
+        for j in range(jlo + 1, stop + 1):
             pj2 = pj
             pj *= lam / j
             f += pj
-    else:
-        f = 0.0
-        pj = 0.0
-        for j in range(kmin):
-            pj2 = pj
-            pj = math.exp(_log_pois(j, log_lam, lam))
-            f += pj
+    if stop != last or stop == jlo:  # the last terms, if the recursion did not end on them
+        pj = math.exp(_log_pois(last, log_lam, lam))
+        pj2 = math.exp(_log_pois(last - 1, log_lam, lam)) if last >= 1 else 0.0
     pk = math.exp(_log_pois(kmin, log_mu, mu))
     prob = 0.0
     dens = 0.0

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy.stats import qmc
 
 from remnant.model.units import DAYS_PER_YEAR
 
@@ -45,6 +44,8 @@ class LapseUniforms:
     def __post_init__(self) -> None:
         if self.n_draws < 1:
             raise ValueError("n_draws must be >= 1")
+        from scipy.stats import qmc  # 0.7 s of imports, needed only to tabulate
+
         sob = qmc.Sobol(d=SOBOL_DIMS, scramble=True, seed=np.random.default_rng(self.seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # balance warning when n_draws is not 2**m

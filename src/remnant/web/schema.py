@@ -16,7 +16,6 @@ MAX_NODES = 100
 MAX_AGE_YEARS = 120.0
 MAX_EARLIER_MONTHS = 120.0
 MAX_RECURRENCE_FREE_YEARS = 9.0
-MAX_SEED = 2**32 - 1
 
 
 def _whole(value: object) -> object:
@@ -61,9 +60,6 @@ class PredictRequest(BaseModel):
     age: float | None = Field(None, ge=0.0, le=MAX_AGE_YEARS, description="Age (years).")
     earlier_months: float = Field(6.0, ge=0.0, le=MAX_EARLIER_MONTHS)
     recurrence_free_years: float = Field(0.0, ge=0.0, le=MAX_RECURRENCE_FREE_YEARS)
-    seed: Annotated[int, Whole] = Field(
-        0, ge=0, le=MAX_SEED, description="Seed of the posterior draws."
-    )
 
     def patient_fields(self) -> dict[str, object]:
         """The patient's fields (remnant.explain.fields.PATIENT_FIELDS)."""

@@ -2,9 +2,9 @@
 
 An explanation is a pure function of the request, so answers (the explanation and its JSON)
 are kept in a bounded cache: a shared link opened again, or the page and the API asking for
-the same patient, cost one computation. An explanation is seconds of CPU, so at most one per
-core is computed at a time and the others wait their turn: twenty at once on two cores would
-all finish together, at the end, and none early.
+the same patient, cost one computation. An explanation is about 0.1-0.3 s of CPU, so at most
+one per core is computed at a time and the others wait their turn: twenty at once on two
+cores would all finish together, at the end, and none early.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def _explain(key: str) -> tuple[PatientInput, Explanation, bytes]:
             given.patient,
             earlier_months=request.earlier_months,
             recurrence_free_years=request.recurrence_free_years,
-            seed=request.seed,
         )
     # serialised once: a repeated patient costs no encoding (FastAPI's encoder walks the
     # curve's lists on every answer otherwise); NaN is refused as FastAPI's JSONResponse does

@@ -1,0 +1,73 @@
+"""Kernel tables on disk: read back bit for bit, keyed by arguments and code, never in the way."""
+
+import numpy as np
+import pytest
+
+from remnant.fit import table_store, tables
+from remnant.model.parameters import Mechanism
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv(table_store.CACHE_ENV, str(tmp_path / "tables"))
+    tables.clear_tables()
+    yield tmp_path / "tables"
+    tables.clear_tables()
+
+
+def small(mech: Mechanism, **kw):
+    return tables.build_table(mech, "colon", (2,), n_draws=2, years=3.0, **kw)
+
+
+def test_a_stored_table_is_read_back_identical(store):
+    built = small(Mechanism())
+    assert len(list(store.iterdir())) == 1
+    tables.clear_tables()
+    read = small(Mechanism())
+    assert read is not built
+    assert read.values.tobytes() == built.values.tobytes()
+    assert read.weights.tobytes() == built.weights.tobytes()
+    assert np.array_equal(read.log2_i0, built.log2_i0)
+    assert (read.cancer, read.grades, read.dt, read.m_local, read.sub_rows) == (
+        built.cancer, built.grades, built.dt, built.m_local, built.sub_rows
+    )
+    assert not read.values.flags.writeable
+
+
+def test_other_arguments_or_code_are_other_entries(store, monkeypatch):
+    small(Mechanism())
+    small(Mechanism(kill_rate=0.018))
+    assert len(list(store.iterdir())) == 2
+    key = ("m", "colon", (2,))
+    name = table_store.entry_name(key)
+    monkeypatch.setattr(table_store, "source_digest", lambda: "changed code")
+    assert table_store.entry_name(key) != name
+
+
+def test_a_damaged_entry_is_rebuilt(store):
+    built = small(Mechanism())
+    (entry,) = store.iterdir()
+    (entry / "values.npy").write_bytes(b"not an array")
+    tables.clear_tables()
+    again = small(Mechanism())
+    assert again.values.tobytes() == built.values.tobytes()
+
+
+def test_switched_off_or_unwritable_cache_builds_in_memory(tmp_path, monkeypatch):
+    tables.clear_tables()
+    monkeypatch.setenv(table_store.CACHE_ENV, "off")
+    assert table_store.cache_dir() is None
+    small(Mechanism())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv(table_store.CACHE_ENV, str(blocker / "tables"))  # under a file
+    tables.clear_tables()
+    assert small(Mechanism()).values.shape[0] == 1
+    tables.clear_tables()
+
+
+def test_at_most_max_entries_are_kept(store, monkeypatch):
+    monkeypatch.setattr(table_store, "MAX_STORED_TABLES", 2)
+    for k in (1.0, 1.2, 1.4):
+        small(Mechanism(kill_rate=0.012 * k))
+    assert len(list(store.iterdir())) == 2
