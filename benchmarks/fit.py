@@ -7,7 +7,7 @@ seconds), best of ``REPEATS`` for each row:
 
 * ``remnant fit`` on Rotterdam (2982 patients, column links with the spread of immunity and
   the clock; the evidence's candidates, the chosen fit and its Laplace Hessian, the hazard
-  of death without recurrence): :func:`remnant.fit.model.fit` on the cohort;
+  of death without recurrence): :func:`remnant.inference.model.fit` on the cohort;
 * the same on 3000 engine-simulated colon patients (mechanism links, 3 parameters);
 * lifelines' ``CoxPHFitter`` and ``WeibullAFTFitter`` on the Rotterdam covariates and
   endpoint.
@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from remnant.data import load_cohort
-from remnant.fit.model import RemnantFit, fit
-from remnant.fit.recovery import simulated_cohort
-from remnant.fit.tables import KernelTable, build_table, clear_tables
+from remnant.inference.model import RemnantFit, fit
+from remnant.inference.recovery import simulated_cohort
+from remnant.inference.tables import KernelTable, build_table, clear_tables
 from remnant.yardstick.base import as_covariates
 
 REPEATS = 3  # best of three: the machine runs other work

@@ -9,7 +9,7 @@ For each cancer, a fresh ``remnant serve`` on a free port of 127.0.0.1
 * cold: the first ``POST /api/v1/predict`` of the process (imports, the default model, its
   kernel table, the explanation), twice: with an empty table store (the first process on a
   machine tabulates the kernels and stores them) and then, in a second fresh server, with the
-  table stored (every later process; :mod:`remnant.fit.table_store`);
+  table stored (every later process; :mod:`remnant.inference.table_store`);
 * warm, new patient: ``--warm`` more patients not asked before (each explanation computed;
   stages, margins and immune categories in turn), the median and the slowest;
 * warm, repeated patient: the cold request's patient again, 20 times (from the server's
@@ -69,7 +69,7 @@ def one_cancer(cancer: str, warm: int) -> dict[str, Any]:
     """The rows of two fresh servers' runs for ``cancer`` (see the module docstring)."""
     import tempfile
 
-    from remnant.fit.table_store import CACHE_ENV
+    from remnant.inference.table_store import CACHE_ENV
     from remnant.web.local import serving
 
     patient = PATIENTS[cancer]

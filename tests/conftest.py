@@ -19,7 +19,7 @@ if _WORKER and "NUMBA_CACHE_DIR" not in os.environ:
     )
 
 # Kernel tables stored by the suite stay in the checkout, not in the user's cache; every worker
-# reads what another stored (remnant.fit.table_store).
+# reads what another stored (remnant.inference.table_store).
 os.environ.setdefault(
     "REMNANT_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".table-cache")
 )

@@ -555,7 +555,7 @@ class FakeKernelTable:
 
 def install_fast_predict(monkeypatch: Any) -> None:
     """``predict`` without building a kernel table (the explanation itself is real code)."""
-    from remnant.fit.model import RemnantFit
+    from remnant.inference.model import RemnantFit
 
     monkeypatch.setattr(RemnantFit, "table", property(lambda self: FakeKernelTable()))
 
@@ -581,7 +581,7 @@ def tiny_fit_dict(real_fit: Callable[..., Any]) -> dict[str, Any]:
 def install_fast_fit(monkeypatch: Any) -> list[Any]:
     """Replace the fit (9 s on 30 rows) by one returning :func:`tiny_fit_dict`; returns the
     list of cohorts it was called with."""
-    import remnant.fit.model as fm
+    import remnant.inference.model as fm
 
     calls: list[Any] = []
     real_fit = fm.fit

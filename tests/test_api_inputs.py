@@ -27,16 +27,17 @@ import remnant
 from remnant.data import MIN_EVENTS_TO_FIT
 from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.errors import RemnantInputError
-from remnant.explain.explain import explain
-from remnant.fit.links import CAUSES, ColumnLinks, MechanismLinks
-from remnant.fit.map import MapResult
-from remnant.fit.model import RemnantFit, RemnantModel, fit
+from remnant.explanation.explain import explain
+from remnant.inference.links import CAUSES, ColumnLinks, MechanismLinks
+from remnant.inference.map import MapResult
+from remnant.inference.model import RemnantFit, fit
 from remnant.model import PRESETS, Mechanism, Patient, Scenario
 from remnant.model._validate import flag
 from remnant.yardstick.evaluation import evaluate
 from remnant.yardstick.registry import MODELS
+from remnant.yardstick.remnant_model import RemnantModel
 
-fit_module = importlib.import_module("remnant.fit.model")
+fit_module = importlib.import_module("remnant.inference.model")
 engine_module = importlib.import_module("remnant.engine.simulate")
 evaluate_module = importlib.import_module("remnant.yardstick.evaluation")
 
@@ -552,9 +553,9 @@ def test_load_refuses_any_wrong_path(path: Any, name: str) -> None:
 
 def test_predictions_with_valid_arguments_pass_the_checks() -> None:
     for call in (
-        lambda: MECH_FIT.survival(PATIENTS, [0.0, 365.25]),
+        lambda: MECH_FIT.predict_survival(PATIENTS, [0.0, 365.25]),
         lambda: MECH_FIT.curves(PATIENTS, np.array([1.0])),
-        lambda: COLUMN_FIT.survival(COLUMNS, 30),
+        lambda: COLUMN_FIT.predict_survival(COLUMNS, 30),
         lambda: _model().predict_survival(COLUMNS.assign(note="text"), [10.0]),
         lambda: _model().risk_score(COLUMNS),
     ):

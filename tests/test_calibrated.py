@@ -26,7 +26,7 @@ import pytest
 import remnant
 from remnant.engine.simulate import read_metadata
 from remnant.errors import RemnantInputError
-from remnant.explain.default_model import load_default
+from remnant.explanation.default_model import load_default
 from remnant.model import calibrated
 from remnant.model.parameters import (
     IMMUNITY_FLOOR,

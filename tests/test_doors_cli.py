@@ -820,8 +820,8 @@ WORK_FUNCTIONS = {
     "simulate": ("remnant.engine.simulate", "simulate"),
     "demo": ("remnant.engine.simulate", "simulate"),
     "evaluate": ("remnant.yardstick.evaluation", "evaluate"),
-    "fit": ("remnant.fit.model", "fit"),
-    "predict": ("remnant.explain.explain", "explain"),
+    "fit": ("remnant.inference.model", "fit"),
+    "predict": ("remnant.explanation.explain", "explain"),
 }
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from remnant.cli import main
-from remnant.explain.default_model import load_default
-from remnant.explain.explain import CAUSES, explain, shapley
-from remnant.explain.report import write_html
+from remnant.explanation.default_model import load_default
+from remnant.explanation.explain import CAUSES, explain, shapley
+from remnant.explanation.report import write_html
 from remnant.model.parameters import Patient
 
 # Published 5-year recurrence after resection (docs/anchors: Gately et al. 2021, n = 4257:

@@ -1,4 +1,4 @@
-"""The band by the posterior's axes (remnant.explain.band) against its definition and against
+"""The band by the posterior's axes (remnant.explanation.band) against its definition and against
 Monte Carlo draws of the same Laplace posterior."""
 
 from concurrent.futures import ThreadPoolExecutor
@@ -8,9 +8,9 @@ import pytest
 from scipy.stats import binom, norm
 
 import remnant.model.calibrated as calibrated
-from remnant.explain.band import BAND_Z, posterior_band
-from remnant.explain.default_model import load_default
-from remnant.explain.explain import HORIZONS_YEARS, _frame, explain
+from remnant.explanation.band import BAND_Z, posterior_band
+from remnant.explanation.default_model import load_default
+from remnant.explanation.explain import HORIZONS_YEARS, _frame, explain
 from remnant.model.units import DAYS_PER_YEAR
 
 DRAWS = 2000

@@ -1,5 +1,5 @@
-"""`remnant.fit`: save/load, the shape of predicted survival, recovering a stage effect,
-bad input, and the yardstick's "remnant" model."""
+"""`remnant.fit` (remnant.inference): save/load, the shape of predicted survival, recovering a
+stage effect, bad input, and the yardstick's "remnant" model."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from remnant.data import load_cohort
 from remnant.errors import RemnantInputError
-from remnant.fit.map import Objective
-from remnant.fit.model import RemnantFit, fit
+from remnant.inference.map import Objective
+from remnant.inference.model import RemnantFit, fit
 from remnant.yardstick.registry import make_model
 
 COLUMNS = ["stage", "other"]
@@ -67,7 +67,10 @@ def test_save_load_round_trip(
     loaded = RemnantFit.load(path)
     pd.testing.assert_frame_equal(loaded.parameters(), fitted.parameters(), rtol=0, atol=0)
     pd.testing.assert_frame_equal(
-        loaded.survival(new_patients, TIMES), fitted.survival(new_patients, TIMES), rtol=0, atol=0
+        loaded.predict_survival(new_patients, TIMES),
+        fitted.predict_survival(new_patients, TIMES),
+        rtol=0,
+        atol=0,
     )
     assert loaded.to_dict()["theta"] == fitted.to_dict()["theta"]
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
@@ -84,7 +87,7 @@ def test_from_dict_of_to_dict_round_trip(fitted: RemnantFit, new_patients: pd.Da
 
 
 def test_survival_is_a_survival_curve(fitted: RemnantFit, new_patients: pd.DataFrame) -> None:
-    s = fitted.survival(new_patients, TIMES)
+    s = fitted.predict_survival(new_patients, TIMES)
     assert list(s.columns) == list(new_patients.index)
     np.testing.assert_array_equal(s.index.to_numpy(), TIMES)
     v = s.to_numpy()
@@ -100,7 +103,7 @@ def test_survival_on_a_fine_grid_is_non_increasing(
 ) -> None:
     X = data[0].iloc[:40]
     grid = np.linspace(0.0, 3652.5, 201)
-    v = fitted.survival(X, grid).to_numpy()
+    v = fitted.predict_survival(X, grid).to_numpy()
     assert (v >= 0.0).all() and (v <= 1.0 + EPS).all()
     np.testing.assert_allclose(v[0], 1.0, rtol=0, atol=1e-9)
     assert (np.diff(v, axis=0) <= 1e-12).all()
@@ -109,7 +112,9 @@ def test_survival_on_a_fine_grid_is_non_increasing(
 def test_curves_shape(fitted: RemnantFit, new_patients: pd.DataFrame) -> None:
     c = fitted.curves(new_patients, TIMES)
     assert c.shape == (len(new_patients), len(TIMES), 3)
-    np.testing.assert_array_equal(c[:, :, 0].T, fitted.survival(new_patients, TIMES).to_numpy())
+    np.testing.assert_array_equal(
+        c[:, :, 0].T, fitted.predict_survival(new_patients, TIMES).to_numpy()
+    )
 
 
 # (c) recovering the effect -----------------------------------------------------------------
@@ -178,7 +183,7 @@ def test_gradient_matches_differences_of_the_value(
 
 def test_higher_stage_means_lower_survival(fitted: RemnantFit) -> None:
     X = pd.DataFrame({"stage": [-1.5, 0.0, 1.5], "other": [0.0, 0.0, 0.0]})
-    s5 = fitted.survival(X, [5 * 365.25]).to_numpy()[0]
+    s5 = fitted.predict_survival(X, [5 * 365.25]).to_numpy()[0]
     assert s5[0] > s5[1] > s5[2], s5
 
 
@@ -289,7 +294,7 @@ def test_mechanism_links_carry_the_mechanisms_immunity_scale_spread_and_bands() 
 
     from scipy import stats
 
-    from remnant.fit.links import P_I0, MechanismLinks
+    from remnant.inference.links import P_I0, MechanismLinks
     from remnant.model.parameters import Mechanism, Patient
 
     pts = [Patient.from_stage("colon", "II"), Patient(immunity=0.5, immune_band=(0.7, 1.0))]
@@ -314,7 +319,7 @@ def test_mechanism_links_carry_the_mechanisms_immunity_scale_spread_and_bands() 
 
 
 def test_a_grade_column_gives_each_patient_its_grades_table() -> None:
-    from remnant.fit.links import ColumnLinks
+    from remnant.inference.links import ColumnLinks
 
     X = pd.DataFrame({"differ": [1.0, 2.0, 3.0, 2.0], "nodes": [0.0, 1.0, 4.0, 2.0]})
     lk = ColumnLinks("colon", {"stage": ("differ", "nodes")})
@@ -341,7 +346,7 @@ def test_a_grade_column_gives_each_patient_its_grades_table() -> None:
 
 
 def test_grade_column_rejects_other_values_and_unseen_grades() -> None:
-    from remnant.fit.links import ColumnLinks
+    from remnant.inference.links import ColumnLinks
 
     lk = ColumnLinks("colon", {"stage": ("differ",)})
     with pytest.raises(RemnantInputError, match="differ.*2.5"):
@@ -354,8 +359,8 @@ def test_grade_column_rejects_other_values_and_unseen_grades() -> None:
 def test_higher_grade_recurs_sooner_with_everything_else_equal() -> None:
     # the grade's kernel table alone (coefficients at zero): grade 3 doubles 1/0.7 times as
     # fast as grade 2, so its recurrences come earlier and its 2-year survival is lower
-    from remnant.fit.links import ColumnLinks
-    from remnant.fit.tables import build_table
+    from remnant.inference.links import ColumnLinks
+    from remnant.inference.tables import build_table
 
     X = pd.DataFrame({"differ": [1.0, 2.0, 3.0]})
     lk = ColumnLinks("colon", {"stage": ("differ",)}, fit_spread=False)

@@ -14,13 +14,13 @@ from remnant.data import load_cohort
 from remnant.data.cohort import DEATH_FIRST_COL, Cohort, Provenance
 from remnant.data.preparation import assemble_cohort
 from remnant.errors import RemnantInputError
-from remnant.fit.death import (
+from remnant.inference.death import (
     AGE_CENTRE,
     DECADE,
     _negative_log_posterior,
     fit_death,
 )
-from remnant.fit.model import RemnantFit, fit
+from remnant.inference.model import RemnantFit, fit
 from remnant.model.units import DAYS_PER_YEAR
 
 TRUTH = (-4.2, 0.6)  # log hazard per year at 60, log HR per decade: away from the prior's centre
@@ -135,12 +135,12 @@ def test_fit_models_deaths_apart_from_recurrences(fitted: RemnantFit, cohort: Co
 def test_endpoint_survival_is_recurrence_times_death(fitted: RemnantFit) -> None:
     X = pd.DataFrame({"stage": [-1.0, 0.0, 1.5], "age": [45.0, 65.0, 80.0]})
     t = np.array([0.0, 365.25, 1826.25, 3652.5])
-    s = fitted.survival(X, t).to_numpy().T
+    s = fitted.predict_survival(X, t).to_numpy().T
     s_rec = fitted.curves(X, t)[:, :, 0]
     np.testing.assert_allclose(s, s_rec * fitted.death.survival(t, X["age"].to_numpy()))
     assert np.all(s[:, 1:] < s_rec[:, 1:])
     with pytest.raises(RemnantInputError, match="age"):
-        fitted.survival(X[["stage"]], t)
+        fitted.predict_survival(X[["stage"]], t)
 
 
 def test_death_hazard_survives_save_and_load(fitted: RemnantFit, tmp_path: Path) -> None:
@@ -149,7 +149,9 @@ def test_death_hazard_survives_save_and_load(fitted: RemnantFit, tmp_path: Path)
     np.testing.assert_allclose(back.death.theta, fitted.death.theta)
     np.testing.assert_allclose(back.death.covariance, fitted.death.covariance)
     X = pd.DataFrame({"stage": [0.5], "age": [70.0]})
-    pd.testing.assert_frame_equal(back.survival(X, [730.5]), fitted.survival(X, [730.5]))
+    pd.testing.assert_frame_equal(
+        back.predict_survival(X, [730.5]), fitted.predict_survival(X, [730.5])
+    )
     pd.testing.assert_frame_equal(back.parameters(), fitted.parameters())
 
 

@@ -1,5 +1,6 @@
-"""`remnant.fit.evidence`: the Laplace evidence of a prior scale and of a nested model, against a
-model where it is exact (a linear-Gaussian regression), and the fit that chooses both by it."""
+"""`remnant.inference.evidence`: the Laplace evidence of a prior scale and of a nested model,
+against a model where it is exact (a linear-Gaussian regression), and the fit that chooses
+both by it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from scipy import optimize, stats
 
 from remnant.errors import RemnantInputError
-from remnant.fit.evidence import LOG_SCALE_BOUNDS, Expansion
-from remnant.fit.model import RemnantFit, fit
-from remnant.fit.report import effects
+from remnant.inference.evidence import LOG_SCALE_BOUNDS, Expansion
+from remnant.inference.model import RemnantFit, fit
+from remnant.inference.report import effects
 
 SIGMA = 1.5  # noise sd of the regression
 

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from remnant.fit.recovery import TRUTH, recover
-from remnant.fit.tables import build_table, dormant_seeds
+from remnant.inference.recovery import TRUTH, recover
+from remnant.inference.tables import build_table, dormant_seeds
 from remnant.likelihood import PatientArrays, survival_matrix
 from remnant.model.parameters import Mechanism, Patient
 
@@ -86,7 +86,7 @@ def test_parameter_recovery_one_replicate():
 def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd, band):
     from scipy import integrate, stats
 
-    from remnant.fit.tables import _row_weights
+    from remnant.inference.tables import _row_weights
 
     # rows 1 apart from 0 (geometry in log2 units), m and sd in rows; Y = m + sd Z with Z
     # standard normal within the band's quantiles
@@ -159,7 +159,7 @@ def test_spread_integral_matches_the_point_curves_over_a_fine_grid(
 
 
 def test_log_terms_do_not_depend_on_the_number_of_threads(colon_table, monkeypatch):
-    import remnant.fit.tables as tables
+    import remnant.inference.tables as tables
 
     rng = np.random.default_rng(3)
     n = 1200

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from remnant.fit import table_store, tables
+from remnant.inference import table_store, tables
 from remnant.model.parameters import Mechanism
 
 
@@ -29,7 +29,11 @@ def test_a_stored_table_is_read_back_identical(store):
     assert read.weights.tobytes() == built.weights.tobytes()
     assert np.array_equal(read.log2_i0, built.log2_i0)
     assert (read.cancer, read.grades, read.dt, read.m_local, read.sub_rows) == (
-        built.cancer, built.grades, built.dt, built.m_local, built.sub_rows
+        built.cancer,
+        built.grades,
+        built.dt,
+        built.m_local,
+        built.sub_rows,
     )
     assert not read.values.flags.writeable
 

@@ -1,10 +1,20 @@
 """remnant: simulate, fit, predict and explain cancer recurrence after surgical resection.
 
-The entry point of the simulator is :func:`remnant.simulate`::
+One entry point per job::
 
     import remnant
-    result = remnant.simulate("colon-stage3", 100_000, seed=1)
+    result = remnant.simulate("colon-stage3", 100_000, seed=1)   # virtual patients
     result.summary.recurrence_table()
+    cohort = remnant.data.load_cohort("colon")
+    fitted = remnant.fit(cohort)                                   # a RemnantFit
+    fitted.predict_risk(cohort.X, 5 * 365.25)                      # 5-year risk per patient
+    e = remnant.explain(remnant.Patient.from_stage("colon", "III"))  # an Explanation
+
+The rooms they live in are named for what they hold: :mod:`remnant.engine` (the simulator),
+:mod:`remnant.inference` (the fit: links, MAP, Laplace, kernel tables),
+:mod:`remnant.explanation` (one patient's risk, shares and what-ifs), :mod:`remnant.model`
+(the parameters and the calibrated model), :mod:`remnant.likelihood` (the model's likelihood
+face), :mod:`remnant.yardstick` (cohorts' baselines and metrics).
 
 The names below are imported when first used, so that ``import remnant.errors`` (and the
 command line's ``--help``) does not pay for the compiled engine.
@@ -31,10 +41,16 @@ _LAZY = {
     "Mechanism": "remnant.model.parameters",
     "Patient": "remnant.model.parameters",
     "Scenario": "remnant.model.scenario",
+    "fit": "remnant.inference.model",
+    "RemnantFit": "remnant.inference.model",
+    "explain": "remnant.explanation.explain",
+    "Explanation": "remnant.explanation.explain",
 }
 
 if TYPE_CHECKING:
     from remnant.engine.simulate import SimulationResult, simulate
+    from remnant.explanation.explain import Explanation, explain
+    from remnant.inference.model import RemnantFit, fit
     from remnant.model.parameters import Mechanism, Patient
     from remnant.model.presets import PRESETS, preset
     from remnant.model.scenario import Scenario
@@ -44,11 +60,15 @@ __getattr__, __dir__ = attach(__name__, _LAZY)
 
 __all__ = [
     "PRESETS",
+    "Explanation",
     "Mechanism",
     "Patient",
+    "RemnantFit",
     "Scenario",
     "SimulationResult",
     "__version__",
+    "explain",
+    "fit",
     "preset",
     "simulate",
 ]

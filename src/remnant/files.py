@@ -107,8 +107,12 @@ def temporary_beside(target: Path, suffix: str = "") -> Path:
     fd, name = tempfile.mkstemp(
         prefix=f"{TEMP_PREFIX}{target.name}.", suffix=suffix + ".tmp", dir=target.parent
     )
-    os.close(fd)
-    ordinary_permissions(name)
+    try:
+        os.close(fd)
+        ordinary_permissions(name)
+    except BaseException:  # an interrupt right after the file was made: not left behind
+        os.unlink(name)
+        raise
     return Path(name)
 
 
@@ -132,12 +136,14 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], suffix: str 
     """
     target = Path(path)
     existed = target.exists()
-    tmp = temporary_beside(target, suffix)
+    tmp: Path | None = None
     try:
+        tmp = temporary_beside(target, suffix)
         write(tmp)
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
     if not existed:
         for record in _JOURNALS:

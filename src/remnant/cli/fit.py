@@ -107,9 +107,9 @@ def fit_command(
         raise RemnantInputError("--data", "a cohort with at least one covariate column", data)
     check_fittable(cohort.n_events, "--data")
 
-    from remnant.fit.links import ColumnLinks
-    from remnant.fit.model import fit
-    from remnant.fit.report import effects, plot_effects
+    from remnant.inference.links import ColumnLinks
+    from remnant.inference.model import fit
+    from remnant.inference.report import effects, plot_effects
 
     with progress("fit", enabled=not no_progress) as update:
 

@@ -12,7 +12,7 @@ import typer
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.cli.progress import progress
 from remnant.errors import RemnantInputError
-from remnant.explain.fields import FIELD_FLAGS, PATIENT_FIELDS
+from remnant.explanation.fields import FIELD_FLAGS, PATIENT_FIELDS
 from remnant.files import check_output_file, write_text_atomic
 
 _HELP = (
@@ -159,7 +159,7 @@ def predict_command(
     from rich.console import Console
     from rich.table import Table
 
-    from remnant.explain.fields import FILLED_FROM_STAGE, patient_from_fields
+    from remnant.explanation.fields import FILLED_FROM_STAGE, patient_from_fields
 
     if row is not None and patient_file is None:
         raise RemnantInputError("--row", "only with --patient FILE", row)
@@ -200,8 +200,8 @@ def predict_command(
     con = Console(highlight=False, width=max(Console().width, 100))
     con.print(given.sentence({k: FLAG_OF_FIELD[k] for k in FILLED_FROM_STAGE}))
 
-    from remnant.explain.explain import CAUSES, explain
-    from remnant.fit.model import RemnantFit
+    from remnant.explanation.explain import CAUSES, explain
+    from remnant.inference.model import RemnantFit
 
     with read_from("--model", model):
         fitted = RemnantFit.load(model) if model is not None else None
@@ -216,7 +216,7 @@ def predict_command(
                 draws=draws,
                 seed=seed,
             )
-    from remnant.explain.report import out_of_100, sentences, write_html
+    from remnant.explanation.report import out_of_100, sentences, write_html
 
     t = Table(title="risk of recurrence (out of 100)")
     for col in (
@@ -246,7 +246,7 @@ def predict_command(
     con.print(s)
     for line in sentences(e):
         con.print(line)
-    from remnant.explain.explain import DISCLAIMER
+    from remnant.explanation.explain import DISCLAIMER
 
     con.print(DISCLAIMER)
     if json_out is not None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from remnant.cli.flags import named_as_flags, read_from
 from remnant.errors import RemnantInputError
-from remnant.explain.fields import FIELD_FLAGS
+from remnant.explanation.fields import FIELD_FLAGS
 from remnant.files import check_output_dir, check_output_file
 
 BACKENDS = ("threads", "dask")  # remnant.engine.backend.BACKENDS, without importing the engine
@@ -76,7 +76,7 @@ def resolve_scenario(
 def patient_scenario(fields: dict[str, object]) -> Scenario:
     """Copies of the patient of ``fields`` (read as ``remnant predict`` reads them) under the
     calibrated mechanism of its cancer."""
-    from remnant.explain.fields import patient_from_fields
+    from remnant.explanation.fields import patient_from_fields
     from remnant.model import calibrated
     from remnant.model.scenario import Scenario
 

@@ -216,3 +216,24 @@ class Cohort:
             "groups": {g: list(cols) for g, cols in self.groups.items()},
             "provenance": self.provenance.as_dict(),
         }
+
+
+Times = Sequence[float] | np.ndarray
+"""Time points in days: a list or a 1-d array."""
+
+
+def as_covariates(X: pd.DataFrame | Cohort) -> pd.DataFrame:
+    """The covariate table of a cohort, or the DataFrame itself, as floats."""
+    if isinstance(X, Cohort):
+        return X.X
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"covariates must be a pandas DataFrame or a Cohort, got {type(X)}")
+    return X.astype(float)
+
+
+def times_array(times: Times | float) -> np.ndarray:
+    """Times (days) as a 1-d float array; negative times are an error."""
+    arr = np.atleast_1d(np.asarray(times, dtype=float))
+    if arr.ndim != 1 or (arr < 0).any() or not np.isfinite(arr).all():
+        raise ValueError(f"times must be finite, non-negative days, got {arr}")
+    return arr

@@ -310,7 +310,7 @@ def _with_end(grid: np.ndarray) -> np.ndarray:
 
 def _check_without_spread(mech: Mechanism | None) -> None:
     """The direct likelihood takes every patient at its recorded immunity: a mechanism with a
-    spread or a scale of immunity (a calibrated model) is integrated by ``remnant.fit``'s
+    spread or a scale of immunity (a calibrated model) is integrated by ``remnant.inference``'s
     kernel table instead."""
     if mech is not None and (mech.immune_spread > 0.0 or mech.immune_scale != 1.0):
         raise RemnantInputError(

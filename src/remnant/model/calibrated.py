@@ -1,7 +1,7 @@
 """The calibrated model: one parameter set per cancer behind both faces of remnant.
 
 ``remnant predict`` explains a patient with the model fitted to the bundled cohorts
-(``calibrated.json``, written by ``python -m remnant.explain.default_model``; its fits,
+(``calibrated.json``, written by ``python -m remnant.explanation.default_model``; its fits,
 data provenance and recalibration are recorded there, docs/explain.md). The fit estimates
 four numbers on top of :class:`Mechanism`'s defaults: log multipliers of the seeding
 coefficient (``burden``), of the residual cells at every margin (``residual``) and of every
@@ -51,9 +51,7 @@ def fold(mechanism: Mechanism, cancer: str, estimates: Mapping[str, float]) -> M
         raise RemnantInputError("estimates", "burden, residual and immunity", missing[0])
     coef = dict(mechanism.seeding_coefficient)
     coef[cancer] = coef[cancer] * math.exp(estimates["burden"])
-    residual = {
-        m: r * math.exp(estimates["residual"]) for m, r in mechanism.residual_cells.items()
-    }
+    residual = {m: r * math.exp(estimates["residual"]) for m, r in mechanism.residual_cells.items()}
     changes: dict[str, Any] = {
         "seeding_coefficient": coef,
         "residual_cells": residual,
@@ -72,7 +70,7 @@ def _models() -> dict[str, Any]:
 
 
 def stored_fit(cancer: str) -> dict[str, Any]:
-    """The stored fit of ``cancer`` (the mapping :meth:`remnant.fit.RemnantFit.from_dict`
+    """The stored fit of ``cancer`` (the mapping :meth:`remnant.inference.RemnantFit.from_dict`
     reads)."""
     models = _models()["models"]
     if cancer not in models:

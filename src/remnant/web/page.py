@@ -99,7 +99,7 @@ def parse(params: Mapping[str, str]) -> tuple[PredictRequest | None, dict[str, s
         for err in exc.errors():
             errors[str(err["loc"][0]) if err["loc"] else "form"] = err["msg"]
         return None, errors, asked
-    from remnant.explain.fields import patient_from_fields
+    from remnant.explanation.fields import patient_from_fields
 
     try:
         patient_from_fields(request.patient_fields())
@@ -115,7 +115,7 @@ def _t(m: Mapping[str, str], key: str, **values: Any) -> str:
 
 def out_of_100(p: float) -> int:
     """A probability as a whole number of people out of 100."""
-    from remnant.explain.report import out_of_100 as people
+    from remnant.explanation.report import out_of_100 as people
 
     return people(p)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-# Upper bounds shared with remnant.model.parameters.Patient and remnant.explain.explain.
+# Upper bounds shared with remnant.model.parameters.Patient and remnant.explanation.explain.
 MAX_SIZE_MM = 300.0
 MAX_NODES = 100
 MAX_AGE_YEARS = 120.0
@@ -37,7 +37,7 @@ class PredictRequest(BaseModel):
         extra="forbid",
         allow_inf_nan=False,
         strict=True,
-        # A patient needs a stage or a size (remnant.explain.fields.patient_from_fields).
+        # A patient needs a stage or a size (remnant.explanation.fields.patient_from_fields).
         json_schema_extra={
             "anyOf": [
                 {"required": ["stage"], "properties": {"stage": {"type": "string"}}},
@@ -62,7 +62,7 @@ class PredictRequest(BaseModel):
     recurrence_free_years: float = Field(0.0, ge=0.0, le=MAX_RECURRENCE_FREE_YEARS)
 
     def patient_fields(self) -> dict[str, object]:
-        """The patient's fields (remnant.explain.fields.PATIENT_FIELDS)."""
+        """The patient's fields (remnant.explanation.fields.PATIENT_FIELDS)."""
         return {
             k: getattr(self, k)
             for k in ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from remnant.web.schema import PredictRequest
 
 if TYPE_CHECKING:
-    from remnant.explain.explain import Explanation
-    from remnant.explain.fields import PatientInput
+    from remnant.explanation.explain import Explanation
+    from remnant.explanation.fields import PatientInput
 
 # Patients kept explained in memory (an explanation is about 60 kB, its JSON about 27 kB).
 CACHED_EXPLANATIONS = 256
@@ -40,8 +40,8 @@ def answer_json(request: PredictRequest) -> bytes:
 
 @lru_cache(maxsize=CACHED_EXPLANATIONS)
 def _explain(key: str) -> tuple[PatientInput, Explanation, bytes]:
-    from remnant.explain.explain import explain
-    from remnant.explain.fields import patient_from_fields
+    from remnant.explanation.explain import explain
+    from remnant.explanation.fields import patient_from_fields
 
     request = PredictRequest.model_validate_json(key)
     given = patient_from_fields(request.patient_fields())
@@ -59,7 +59,7 @@ def _explain(key: str) -> tuple[PatientInput, Explanation, bytes]:
 
 def grades() -> dict[str, tuple[int, ...]]:
     """The grades each cancer's default model knows (a patient of another grade is 422)."""
-    from remnant.explain.default_model import load_default
+    from remnant.explanation.default_model import load_default
 
     return {cancer: load_default(cancer).links.grades() for cancer in ("colon", "breast")}
 
@@ -67,7 +67,7 @@ def grades() -> dict[str, tuple[int, ...]]:
 def versions() -> dict[str, Any]:
     """The package's version and each default model's provenance."""
     from remnant import __version__
-    from remnant.explain.default_model import load_default
+    from remnant.explanation.default_model import load_default
 
     models = {}
     for cancer in ("colon", "breast"):

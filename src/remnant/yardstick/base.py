@@ -19,25 +19,12 @@ a covariate DataFrame plus a scikit-survival outcome array.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
-from remnant.data.cohort import Cohort
-
-Times = Sequence[float] | np.ndarray
-"""Time points in days: a list or a 1-d array."""
-
-
-def as_covariates(X: pd.DataFrame | Cohort) -> pd.DataFrame:
-    """The covariate table of a cohort, or the DataFrame itself, as floats."""
-    if isinstance(X, Cohort):
-        return X.X
-    if not isinstance(X, pd.DataFrame):
-        raise TypeError(f"covariates must be a pandas DataFrame or a Cohort, got {type(X)}")
-    return X.astype(float)
+from remnant.data.cohort import Cohort, Times, as_covariates, times_array
 
 
 def split_outcome(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,9 +112,4 @@ class SurvivalModel(ABC):
         return {}
 
 
-def times_array(times: Times | float) -> np.ndarray:
-    """Times (days) as a 1-d float array; negative times are an error."""
-    arr = np.atleast_1d(np.asarray(times, dtype=float))
-    if arr.ndim != 1 or (arr < 0).any() or not np.isfinite(arr).all():
-        raise ValueError(f"times must be finite, non-negative days, got {arr}")
-    return arr
+__all__ = ["SurvivalModel", "Times", "as_covariates", "split_outcome", "times_array"]

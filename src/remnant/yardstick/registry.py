@@ -46,7 +46,7 @@ def _km(seed: int = 0, **options: Any) -> SurvivalModel:
 
 
 def _remnant(seed: int = 0, **options: Any) -> SurvivalModel:
-    from remnant.fit.model import RemnantModel  # the fit builds on the yardstick's contract
+    from remnant.yardstick.remnant_model import RemnantModel
 
     return RemnantModel(seed=seed, **options)
 

@@ -48,7 +48,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from remnant.errors import RemnantInputError
-from remnant.fit.tables import dormant_seeds
+from remnant.inference.tables import dormant_seeds
 from remnant.likelihood.cohort import PatientArrays
 from remnant.model.parameters import Mechanism, Patient
 

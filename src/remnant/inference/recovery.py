@@ -6,7 +6,7 @@ The truth rescales three mechanism parameters the data identify: the seeding coe
 simulates a cohort from the true mechanism; the fit starts from the default mechanism and the
 measured immunity, so the true log multipliers are known (docs/fit.md, section 5).
 
-``python -m remnant.fit.recovery --seeds 20`` repeats over seeds and prints the coverage of
+``python -m remnant.inference.recovery --seeds 20`` repeats over seeds and prints the coverage of
 the 95% Laplace intervals.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from remnant.engine.simulate import simulate
-from remnant.fit.model import fit
+from remnant.inference.model import fit
 from remnant.model.parameters import Mechanism, Patient
 from remnant.model.scenario import Scenario
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from remnant.explain.explain import CAUSES, DISCLAIMER, Explanation
+from remnant.explanation.explain import CAUSES, DISCLAIMER, Explanation
 from remnant.model.units import DAYS_PER_YEAR
 
 CAUSE_LABEL = {

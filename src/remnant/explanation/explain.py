@@ -4,7 +4,7 @@
 default: the shipped fit of the patient's cancer) and returns an :class:`Explanation`:
 
 * the recurrence-free curve to 10 years with a 95% band from the fit's Laplace posterior
-  (:mod:`remnant.explain.band`), the risk at 1, 3, 5 and 10 years, local and distant cumulative
+  (:mod:`remnant.explanation.band`), the risk at 1, 3, 5 and 10 years, local and distant cumulative
   incidences, and the conditional risk after ``recurrence_free_years`` without recurrence;
 * exact Shapley shares of the excess 5-year risk over the reference patient of the same
   cancer (stage I size and nodes, R0, high immunity) for the three causes, from the 8
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from remnant.errors import RemnantInputError
-from remnant.explain.band import posterior_band
-from remnant.fit.model import RemnantFit
+from remnant.explanation.band import posterior_band
+from remnant.inference.model import RemnantFit
 from remnant.machine import available_cores
 from remnant.model import _validate as validate
 from remnant.model.parameters import (
@@ -208,7 +208,7 @@ def explain(
         Years already without recurrence, for the conditional risk (0: none).
     draws : int, optional
         None (default): the band and the shares' intervals from the ends of the posterior's
-        95% range along each of its axes (:mod:`remnant.explain.band`); a whole number in
+        95% range along each of its axes (:mod:`remnant.explanation.band`); a whole number in
         [2, 10000]: by that many posterior draws instead (a band needs at least two).
     seed : int
         Seed of the posterior draws (with ``draws``), in [0, 2**32 - 1].
@@ -232,7 +232,7 @@ def explain(
         draws = validate.whole_number("draws", draws, MIN_DRAWS, MAX_DRAWS)
     seed = validate.seed("seed", seed)
     if fit is None:
-        from remnant.explain.default_model import load_default
+        from remnant.explanation.default_model import load_default
 
         fit = load_default(patient.cancer)
     if fit.links.kind != "mechanism" or fit.links.cancer != patient.cancer:
@@ -356,9 +356,7 @@ def explain(
         excess_risk=excess,
         reference_risk=ref_risk,
         shares=shares,
-        share_intervals={
-            c: (float(share_lo[i]), float(share_hi[i])) for i, c in enumerate(CAUSES)
-        },
+        share_intervals={c: (float(share_lo[i]), float(share_hi[i])) for i, c in enumerate(CAUSES)},
         counterfactuals=counterfactuals,
         earlier_months=float(earlier_months),
         recurrence_free_years=float(recurrence_free_years),

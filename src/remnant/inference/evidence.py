@@ -1,7 +1,7 @@
 """How wide the priors of the link coefficients are, chosen by the data (docs/fit.md, 3.3).
 
 The coefficients' priors are ``N(0, (lambda s_j)^2)`` with ``s_j`` the default sd of
-:mod:`remnant.fit.links` and one scale ``lambda`` for every coefficient (intercepts, the clock
+:mod:`remnant.inference.links` and one scale ``lambda`` for every coefficient (intercepts, the clock
 and the spread keep theirs). ``lambda`` maximises the Laplace approximation of the marginal
 likelihood of the training data (the evidence; MacKay 1992, Neural Comput 4:415; Bishop 2006,
 Pattern Recognition and Machine Learning, sec. 3.5 and 4.4):
@@ -20,7 +20,7 @@ the mode under the default prior (its gradient ``g`` and Hessian ``H`` there), s
 For a linear-Gaussian model this is exact from any point (tests/test_fit_evidence.py). The
 fit is then repeated at the best ``lambda`` by Newton steps from ``theta_l``. The same
 evidence, at each one's best ``lambda``, chooses between a clock per cohort and a clock per
-patient (:func:`remnant.fit.model.fit`); each is located by its own fit, because the
+patient (:func:`remnant.inference.model.fit`); each is located by its own fit, because the
 quadratic does not carry the likelihood from one to the other (their modes lie several
 standard errors apart).
 """

@@ -1,6 +1,6 @@
 """The default model of ``remnant predict``: the mechanism fitted to the bundled cohorts.
 
-    python -m remnant.explain.default_model        # regenerates remnant/model/calibrated.json
+    python -m remnant.explanation.default_model        # regenerates remnant/model/calibrated.json
 
 The file is the calibrated model of both faces: ``remnant predict`` explains with these fits,
 and ``remnant.model.calibrated`` writes them into the mechanism ``remnant simulate`` runs.
@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from remnant.fit.links import PRIOR_INTERCEPT
-from remnant.fit.model import RemnantFit, fit
+from remnant.inference.links import PRIOR_INTERCEPT
+from remnant.inference.model import RemnantFit, fit
 from remnant.model import calibrated
 from remnant.provenance import provenance
 
@@ -121,7 +121,7 @@ def build() -> dict[str, Any]:
             f.data["calibration"] = cal.record
         out["models"][cancer] = f.to_dict()
     out["provenance"] = provenance()
-    out["regenerate"] = "python -m remnant.explain.default_model"
+    out["regenerate"] = "python -m remnant.explanation.default_model"
     return out
 
 

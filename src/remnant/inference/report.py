@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from remnant.fit.model import RemnantFit
+from remnant.inference.model import RemnantFit
 
 
 def effects(fit: RemnantFit, level: float = 0.95) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from remnant.data.cohort import Cohort
+from remnant.data.cohort import Cohort, Times, as_covariates, times_array
 from remnant.data.preparation import check_fittable
 from remnant.errors import RemnantInputError
-from remnant.fit.death import NAMES as DEATH_NAMES
-from remnant.fit.death import OtherCauseDeath, fit_death
-from remnant.fit.evidence import Expansion
-from remnant.fit.links import (
+from remnant.inference.death import NAMES as DEATH_NAMES
+from remnant.inference.death import OtherCauseDeath, fit_death
+from remnant.inference.evidence import Expansion
+from remnant.inference.links import (
     CAUSES,
     MECHANISM_TABLE_YEARS,
     ColumnLinks,
@@ -35,14 +36,13 @@ from remnant.fit.links import (
     Links,
     MechanismLinks,
 )
-from remnant.fit.map import MapResult, Objective, fit_map, near_mode
-from remnant.fit.tables import FIT_DRAWS, TABLE_YEARS, KernelTable, build_table
+from remnant.inference.map import MapResult, Objective, fit_map, near_mode
+from remnant.inference.tables import FIT_DRAWS, TABLE_YEARS, KernelTable, build_table
 from remnant.likelihood.cohort import FIELDS as PATIENT_FIELDS
 from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
 from remnant.provenance import provenance
-from remnant.yardstick.base import SurvivalModel, Times, as_covariates, times_array
 
 # Kinetics used for each bundled cohort; other cohorts default to colon's (a user can choose).
 COHORT_CANCER = {"colon": "colon", "rotterdam": "breast", "gbsg": "breast"}
@@ -55,7 +55,7 @@ MAX_FIT_DRAWS = 4096  # lapse schedules: each one costs a full pass over the ker
 PATIENT_NUMBERS = ("size_mm", "nodes", "grade", "immunity", "age")
 
 
-def _table_of(field: str, X: Any) -> pd.DataFrame:
+def covariate_table(field: str, X: Any) -> pd.DataFrame:
     """The covariate table of ``X``: a cohort's covariates, or the DataFrame itself."""
     if isinstance(X, Cohort):
         return X.X
@@ -64,7 +64,7 @@ def _table_of(field: str, X: Any) -> pd.DataFrame:
     raise RemnantInputError(field, "a pandas DataFrame or a Cohort", type(X).__name__)
 
 
-def _has_column(X: pd.DataFrame, column: Any) -> bool:
+def has_column(X: pd.DataFrame, column: Any) -> bool:
     try:
         return bool(column in X.columns)
     except TypeError:  # an unhashable name
@@ -80,7 +80,9 @@ def _first_not_number(values: Any) -> Any:
     return None
 
 
-def _check_numeric(field: str, X: pd.DataFrame, columns: Iterable[Any], *, finite: bool) -> None:
+def check_numeric_columns(
+    field: str, X: pd.DataFrame, columns: Iterable[Any], *, finite: bool
+) -> None:
     """Each of ``columns`` of ``X`` holds numbers (finite ones when ``finite``).
 
     Raises
@@ -106,21 +108,21 @@ def _check_covariates(field: str, X: pd.DataFrame, kind: str, used: Sequence[Any
     links read the fields of :class:`remnant.model.Patient`.
     """
     if kind == "columns":
-        missing = [c for c in used if not _has_column(X, c)]
+        missing = [c for c in used if not has_column(X, c)]
         if missing:
             raise RemnantInputError(
                 field,
                 "a table with the model's columns (" + ", ".join(map(str, used)) + ")",
                 ", ".join(map(str, missing)),
             )
-        _check_numeric(field, X, used, finite=True)
+        check_numeric_columns(field, X, used, finite=True)
         return
     missing = [f for f in PATIENT_FIELDS if f not in X.columns]
     if missing:
         raise RemnantInputError(
             field, "a patient table with columns " + ", ".join(PATIENT_FIELDS), missing[0]
         )
-    _check_numeric(field, X, PATIENT_NUMBERS, finite=True)
+    check_numeric_columns(field, X, PATIENT_NUMBERS, finite=True)
 
 
 def _table_years(links: Links) -> float:
@@ -159,7 +161,7 @@ def _check_groups(groups: Any, X: pd.DataFrame) -> dict[str, tuple[Any, ...]] | 
         if isinstance(cols, str | bytes | Mapping) or not isinstance(cols, Iterable):
             raise RemnantInputError(f"groups[{cause!r}]", "a list of column names", cols)
         names = tuple(cols)
-        missing = [c for c in names if not _has_column(X, c)]
+        missing = [c for c in names if not has_column(X, c)]
         if missing:
             raise RemnantInputError(
                 f"groups[{cause!r}]", "columns of data", ", ".join(map(str, missing))
@@ -245,7 +247,7 @@ class RemnantFit:
 
     def _covariates(self, X: Any) -> pd.DataFrame:
         """``X`` as a table with the columns the links read (a bad ``X`` raises, naming it)."""
-        frame = _table_of("X", X)
+        frame = covariate_table("X", X)
         used = self.links.columns if isinstance(self.links, ColumnLinks) else []
         _check_covariates("X", frame, self.links.kind, used)
         return frame
@@ -304,6 +306,28 @@ class RemnantFit:
         return fold(links.mechanism, links.cancer, dict(zip(self.result.names, th, strict=True)))
 
     def survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
+        """Deprecated name of :meth:`predict_survival` (kept for one release)."""
+        warnings.warn(
+            "RemnantFit.survival is deprecated: use predict_survival",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.predict_survival(X, times)
+
+    def predict_risk(self, X: pd.DataFrame | Cohort, horizon_days: float) -> np.ndarray:
+        """Probability of the endpoint by ``horizon_days``: ``1 - S(horizon | x)``, one per
+        row of ``X`` (the yardstick's ``predict_risk``)."""
+        return 1.0 - self.predict_survival(X, [float(horizon_days)]).to_numpy(dtype=float)[0]
+
+    def risk_score(
+        self, X: pd.DataFrame | Cohort, horizon_years: float = RISK_HORIZON_YEARS
+    ) -> np.ndarray:
+        """``-log S(h | x)`` at ``h = horizon_years``: the endpoint's cumulative hazard, one
+        per row of ``X``; higher = earlier event (the yardstick's ``risk_score``)."""
+        s = self.predict_survival(X, [horizon_years * DAYS_PER_YEAR]).to_numpy(dtype=float)[0]
+        return -np.log(np.clip(s, 1e-300, 1.0))
+
+    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
         """Probability of no endpoint event: index = times (days), one column per row of ``X``.
 
         Without recurrence (``S_rec``), times the probability of no death without recurrence
@@ -323,7 +347,7 @@ class RemnantFit:
                 raise RemnantInputError(
                     "X", "an 'age' column (years): the model includes death without recurrence"
                 )
-            _check_numeric("X", frame, [AGE_COL], finite=True)
+            check_numeric_columns("X", frame, [AGE_COL], finite=True)
         s = self.curves(frame, t)[:, :, 0]
         if self.death is not None:
             s = s * self.death.survival(t, frame[AGE_COL].to_numpy(dtype=float))
@@ -543,7 +567,7 @@ def fit(
         By default the Laplace evidence of the data chooses (with the prior width).
     prior_scale : float, optional
         Column links only: multiplies the prior sds of the links' coefficients. By default it
-        is chosen by the Laplace evidence of the data (:mod:`remnant.fit.evidence`: the
+        is chosen by the Laplace evidence of the data (:mod:`remnant.inference.evidence`: the
         log-likelihood expanded near the mode of the largest model at the default priors,
         then the fit at the best scale and links, by Newton steps from the mode they
         predict).
@@ -597,7 +621,7 @@ def fit(
         if len(X) != t.shape[0]:
             raise RemnantInputError("time", f"one time per row ({len(X)})", t.shape[0])
         if links == "columns":  # every column of the table is read as numbers
-            _check_numeric("data", X, X.columns, finite=False)
+            check_numeric_columns("data", X, X.columns, finite=False)
         used = [c for cols in (given or {"other": tuple(X.columns)}).values() for c in cols]
     _check_covariates("data", X, links, used)
     # the last check before any work: enough events for the data to say anything
@@ -695,7 +719,7 @@ def _choose_by_evidence(
 
     Each candidate structure (one clock per cohort; with ``choose_clock`` and stage columns,
     also a clock per patient) is located at the default width and its log-likelihood
-    expanded there (:mod:`remnant.fit.evidence`); the width of each then costs a linear
+    expanded there (:mod:`remnant.inference.evidence`); the width of each then costs a linear
     solve. Each candidate is fitted from the prior mean (a start taken from the other's mode
     can land on another of the posterior's modes where coefficients are many for the
     patients, as on hcc). Returns the chosen links (at their best width), the mode they predict,
@@ -746,111 +770,4 @@ def _choose_by_evidence(
     return best[1], best[2], record, (iterations, evaluations, time.perf_counter() - started)
 
 
-class RemnantModel(SurvivalModel):
-    """The three-cause model under the yardstick's contract (``--model remnant``).
-
-    The risk score is ``-log S(h | x)`` at ``h = risk_horizon_years``: the cumulative hazard
-    of the endpoint (recurrence, and death without recurrence when the fit models it).
-    """
-
-    name = "remnant"
-
-    def __init__(
-        self,
-        cancer: str | None = None,
-        seed: int = 0,
-        risk_horizon_years: float = RISK_HORIZON_YEARS,
-        fit_spread: bool | None = None,
-        death_hazard: bool = True,
-        fit_clock: bool | None = None,
-        clock_links: bool | None = None,
-        prior_scale: float | None = None,
-    ) -> None:
-        # checked here, so that a bad option fails before any fold is fitted
-        if cancer is not None:
-            validate.choice("cancer", cancer, CANCERS)
-        validate.seed("seed", seed)
-        validate.positive("risk_horizon_years", risk_horizon_years)
-        if prior_scale is not None:
-            validate.positive("prior_scale", prior_scale)
-        self.cancer = cancer
-        self.seed = seed
-        self.risk_horizon_years = risk_horizon_years
-        self.fit_spread = validate.flag("fit_spread", fit_spread)
-        self.death_hazard = bool(validate.flag("death_hazard", death_hazard, allow_none=False))
-        self.fit_clock = validate.flag("fit_clock", fit_clock)
-        self.clock_links = validate.flag("clock_links", clock_links)
-        self.prior_scale = prior_scale
-        self.fit_: RemnantFit | None = None
-
-    def _fit(
-        self, X: pd.DataFrame, time: np.ndarray, event: np.ndarray, cohort: Cohort | None
-    ) -> None:
-        # a cohort carries its cause groups; a bare table is fitted with every column in "other"
-        data: Cohort | pd.DataFrame = cohort if cohort is not None else X
-        self.fit_ = fit(
-            data,
-            None if cohort is not None else time,
-            None if cohort is not None else event,
-            cancer=self.cancer,
-            seed=self.seed,
-            fit_spread=self.fit_spread,
-            death_hazard=self.death_hazard,
-            fit_clock=self.fit_clock,
-            clock_links=self.clock_links,
-            prior_scale=self.prior_scale,
-        )
-
-    def _fitted(self) -> RemnantFit:
-        if self.fit_ is None:
-            raise RuntimeError("the model is not fitted")
-        return self.fit_
-
-    def _design(self, X: pd.DataFrame | Cohort) -> pd.DataFrame:
-        """The fitted covariates of ``X``, in the fitted order, as floats.
-
-        Raises
-        ------
-        RemnantInputError
-            ``X`` not a DataFrame or Cohort, a fitted covariate missing or not numeric.
-        """
-        frame = _table_of("X", X)
-        missing = [c for c in self.covariates_ if not _has_column(frame, c)]
-        if missing:
-            raise RemnantInputError(
-                "X",
-                "the covariates the model was fitted on (" + ", ".join(self.covariates_) + ")",
-                ", ".join(missing),
-            )
-        _check_numeric("X", frame, self.covariates_, finite=False)
-        return frame.loc[:, self.covariates_].astype(float)
-
-    def predict_survival(self, X: pd.DataFrame | Cohort, times: Times) -> pd.DataFrame:
-        """S(t | x): index = ``times`` (days), one column per row of ``X``.
-
-        Raises
-        ------
-        RemnantInputError
-            ``X`` without the fitted covariates (finite numbers), or ``times`` not finite
-            and >= 0.
-        """
-        fitted = self._fitted()
-        return fitted.survival(self._design(X), times)
-
-    def risk_score(self, X: pd.DataFrame | Cohort) -> np.ndarray:
-        h = self.risk_horizon_years * DAYS_PER_YEAR
-        s = self.predict_survival(X, [h]).to_numpy(dtype=float)[0]
-        return -np.log(np.clip(s, 1e-300, 1.0))
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "cancer": self.cancer,
-            "risk_horizon_years": self.risk_horizon_years,
-            "death_hazard": self.death_hazard,
-            "fit_clock": self.fit_clock,
-            "clock_links": self.clock_links,
-            "prior_scale": self.prior_scale,
-        }
-
-
-__all__ = ["RemnantFit", "RemnantModel", "default_cancer", "fit"]
+__all__ = ["RemnantFit", "default_cancer", "fit"]

@@ -1,6 +1,6 @@
 """Kernel tables kept on disk between processes, so that a new process does not tabulate again.
 
-A kernel table (:mod:`remnant.fit.tables`) takes seconds to build and depends only on its
+A kernel table (:mod:`remnant.inference.tables`) takes seconds to build and depends only on its
 arguments and on the code that computes it, so the first process to build one writes it to
 a cache directory and later processes read it back: the same float64 values, bit for bit, in
 a fraction of a second (docs/performance.md, "The calculator").
@@ -29,7 +29,7 @@ import numpy as np
 from remnant.files import umask
 
 if TYPE_CHECKING:
-    from remnant.fit.tables import KernelTable
+    from remnant.inference.tables import KernelTable
 
 CACHE_ENV = "REMNANT_CACHE_DIR"
 DISABLED = ("", "off", "none", "0")
@@ -37,7 +37,7 @@ DISABLED = ("", "off", "none", "0")
 # models and two fits of the user's own
 MAX_STORED_TABLES = 4
 # the modules whose code decides a table's values (besides its arguments, in the key)
-SOURCES = ("likelihood", "model", "fit/tables.py", "fit/table_store.py")
+SOURCES = ("likelihood", "model", "inference/tables.py", "inference/table_store.py")
 _META = "table.json"
 _VALUES = "values.npy"
 _WEIGHTS = "weights.npy"
@@ -74,7 +74,7 @@ def entry_name(key: tuple[object, ...]) -> str:
 
 def load(key: tuple[object, ...]) -> KernelTable | None:
     """The stored table of ``key``, or None (not stored, unreadable or the cache is off)."""
-    from remnant.fit.tables import KernelTable
+    from remnant.inference.tables import KernelTable
 
     root = cache_dir()
     if root is None:

@@ -3,11 +3,11 @@
 The negative log posterior is ``-sum_i l_i(theta) + sum_j (theta_j - m_j)^2 / (2 s_j^2)``,
 with ``l_i`` the right-censored log-likelihood term of patient ``i`` (``log f(t_i)`` after a
 recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent censoring, and
-deaths counted by the endpoint have their own hazard, :mod:`remnant.fit.death`). Each
+deaths counted by the endpoint have their own hazard, :mod:`remnant.inference.death`). Each
 ``l_i`` depends on ``theta`` only through the patient's four predictors and the shared spread,
 so its gradient is ``sum_k A_k^T dl/d eta_k``, with the per-patient derivatives in closed
 form in ``log mu``, ``log res`` and ``log a`` and by central differences in ``log I0`` and the
-spread (:mod:`remnant.fit.tables`), and its Hessian ``sum_i A_i^T H_i A_i`` with each
+spread (:mod:`remnant.inference.tables`), and its Hessian ``sum_i A_i^T H_i A_i`` with each
 patient's ``H_i`` the central differences of those derivatives. L-BFGS-B (in whitened
 coordinates for mechanism links, :func:`_lbfgs`) finds the mode and
 Newton steps polish it; the Hessian there gives the Laplace covariance. The fit fails loudly
@@ -26,8 +26,8 @@ import numpy as np
 from scipy import linalg, optimize
 
 from remnant.errors import ConvergenceError
-from remnant.fit.links import P_I0, Design
-from remnant.fit.tables import KernelTable
+from remnant.inference.links import P_I0, Design
+from remnant.inference.tables import KernelTable
 
 FD_STEP = 1e-4  # per-patient central differences in the predictors
 HESS_STEP = 1e-3  # central differences of the gradient: the largest move of any predictor
@@ -424,7 +424,7 @@ def near_mode(
 ) -> NearMode:
     """L-BFGS to a loose tolerance (:data:`NEAR_GRAD_TOL`: within a tenth of a standard
     error of the mode on the bundled cohorts), then the exact gradient and Hessian there:
-    what the evidence of other priors is expanded from (:mod:`remnant.fit.evidence`). When
+    what the evidence of other priors is expanded from (:mod:`remnant.inference.evidence`). When
     the posterior's Hessian there is not positive definite, the mode itself is found
     (:func:`fit_map`) and used instead.
     """

@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from remnant.errors import RemnantInputError
-from remnant.fit import table_store
+from remnant.inference import table_store
 from remnant.likelihood import kernels as kn
 from remnant.likelihood.cohort import PatientArrays
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
@@ -245,7 +245,7 @@ def build_table(
     A table depends only on its arguments, so the process keeps the latest
     :data:`MAX_CACHED_TABLES` (read-only) and returns the same object when asked again:
     the folds of a cross-validation, and the fits of one cohort, tabulate once; and it is
-    stored on disk for later processes (:mod:`remnant.fit.table_store`).
+    stored on disk for later processes (:mod:`remnant.inference.table_store`).
 
     The ``I0`` grid runs upwards from ``2**LOG2_I0_MIN`` and stops at the first node whose
     clones never reach detection within the table (immunity clears them); above it the last
