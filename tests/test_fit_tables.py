@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from remnant.inference.recovery import TRUTH, recover
-from remnant.inference.tables import build_table, dormant_seeds
+from remnant.inference.tables import build_table
 from remnant.likelihood import PatientArrays, survival_matrix
+from remnant.likelihood.survival import dormant_seeds
 from remnant.model.parameters import Mechanism, Patient
 
 TIMES = np.array([180.0, 365.25, 1000.0, 1826.25, 3652.5])
@@ -86,7 +87,7 @@ def test_parameter_recovery_one_replicate():
 def test_row_weights_are_the_gaussian_expectation_of_the_hat_functions(m, sd, band):
     from scipy import integrate, stats
 
-    from remnant.inference.tables import _row_weights
+    from remnant.inference.immune_spread import _row_weights
 
     # rows 1 apart from 0 (geometry in log2 units), m and sd in rows; Y = m + sd Z with Z
     # standard normal within the band's quantiles

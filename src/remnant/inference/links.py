@@ -48,8 +48,8 @@ import pandas as pd
 from scipy.special import ndtri
 
 from remnant.errors import RemnantInputError
-from remnant.inference.tables import dormant_seeds
 from remnant.likelihood.cohort import PatientArrays
+from remnant.likelihood.survival import dormant_seeds
 from remnant.model.parameters import Mechanism, Patient
 
 CAUSES = ("stage", "removal", "immune", "other")

@@ -37,7 +37,13 @@ DISABLED = ("", "off", "none", "0")
 # models and two fits of the user's own
 MAX_STORED_TABLES = 4
 # the modules whose code decides a table's values (besides its arguments, in the key)
-SOURCES = ("likelihood", "model", "inference/tables.py", "inference/table_store.py")
+SOURCES = (
+    "likelihood",
+    "model",
+    "inference/tables.py",
+    "inference/table_layout.py",
+    "inference/table_store.py",
+)
 _META = "table.json"
 _VALUES = "values.npy"
 _WEIGHTS = "weights.npy"

@@ -853,3 +853,12 @@ def log_likelihood(
         dead = kinds == "death"
         total += float(np.log(death_hazard(t[dead], pa.age[dead], mechanism)).sum())
     return total
+
+
+def dormant_seeds(pa: PatientArrays, mech: Mechanism) -> np.ndarray:
+    """Mean number of seeds asleep at surgery, ``mu_D``, per patient (docs/model.md, 1.2)."""
+    out = np.empty(len(pa))
+    for grp in patient_classes(pa):
+        setup = class_setup(mech, grp.cancer, grp.grade, grp.immunity)
+        out[grp.members] = dormant_means(pa, mech, setup, grp.members)
+    return out

@@ -1,0 +1,83 @@
+"""The spread of baseline immunity between patients, integrated over the kernel table's rows.
+
+``log I0 = li + sigma Z`` with ``Z`` standard normal within the patient's immune band
+``(z_lo, z_hi)`` (an Immunoscore category; the whole line when unknown). Each table row gets
+the expectation of its hat function under that truncated normal (:func:`_row_weights`), so
+the integral is exact for an integrand linear in ``log2 I0`` between rows, and the weights are
+smooth in ``li`` and ``sigma``; :func:`_mix` sums rows by them
+(:func:`remnant.inference.patient_terms._one_spread` over the rows the band weighs;
+docs/model.md 1.9, docs/fit.md section 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from remnant.inference.table_layout import G_STEP, G_SUB, G_X0
+
+
+@njit(cache=True, inline="always")
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) * 0.3989422804014327
+
+
+@njit(cache=True, inline="always")
+def _cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z * 0.7071067811865476)
+
+
+@njit(cache=True)
+def _row_weights(
+    li: float, sigma: float, z_lo: float, z_hi: float, geom: np.ndarray, out: np.ndarray
+) -> None:
+    # log I0 = li + sigma Z between patients, Z standard normal within (z_lo, z_hi) (an immune
+    # band; -inf, inf: the whole population): the weight of each table row is the expectation
+    # of its hat function, so the spread is integrated exactly for an integrand linear in
+    # log2 I0 between rows (row values exact, no interpolation in I0), and the weights are
+    # smooth in li and sigma. Each knot's standardised position is clipped to the band, so
+    # the segments outside it carry no mass; the mass beyond the table's edges goes to the
+    # edge rows, whose values hold there; the total is the band's mass.
+    top = out.shape[0] - 1
+    spacing = geom[G_STEP] / geom[G_SUB]  # out holds rows or half rows (_gather)
+    m = (li / math.log(2.0) - geom[G_X0]) / spacing
+    sd = max(sigma / math.log(2.0) / spacing, 1e-9)
+    cdf = np.empty(top + 1)
+    pdf = np.empty(top + 1)
+    for j in range(top + 1):
+        z = min(max((j - m) / sd, z_lo), z_hi)
+        cdf[j] = _cdf(z)
+        pdf[j] = _phi(z)
+    c_lo = _cdf(z_lo)
+    mass = _cdf(z_hi) - c_lo
+    for r in range(top + 1):
+        wgt = (
+            cdf[0] - c_lo
+            if r == 0
+            else (m - r + 1.0) * (cdf[r] - cdf[r - 1]) + sd * (pdf[r - 1] - pdf[r])
+        )
+        if r < top:
+            up = (m - r) * (cdf[r + 1] - cdf[r]) + sd * (pdf[r] - pdf[r + 1])
+            wgt += (cdf[r + 1] - cdf[r]) - up
+        else:
+            wgt += c_lo + mass - cdf[top]
+        out[r] = max(wgt, 0.0) / mass
+
+
+@njit(cache=True, inline="always")
+def _mix(rows: np.ndarray, wts: np.ndarray) -> tuple[float, float, float]:
+    s_tot = 0.0
+    f_loc = 0.0
+    f_dis = 0.0
+    for r in range(rows.shape[0]):
+        s_tot += wts[r] * rows[r, 0]
+        f_loc += wts[r] * rows[r, 1]
+        f_dis += wts[r] * rows[r, 2]
+    return s_tot, f_loc, f_dis
+
+
+def whole_bands(n: int) -> np.ndarray:
+    """Immune bands covering the whole population for ``n`` patients, shape (2, n)."""
+    return np.vstack([np.full(n, -np.inf), np.full(n, np.inf)])

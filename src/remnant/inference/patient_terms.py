@@ -1,0 +1,437 @@
+"""One patient's survival, densities and log-likelihood terms from a kernel table (compiled).
+
+For lapse schedule ``s`` (weight ``w_s``) and table row ``r``:
+``S(t) = sum_r W_r sum_s w_s exp(-mu kc_rs(a t)) (1 - P_L,rs(a t))``, with the local and
+distant densities by differentiating in ``t`` (docs/fit.md, section 2). :func:`_row_sums`
+computes the sums over schedules for each row with their derivatives in closed form;
+:func:`_one` is one patient at one time (at its own ``log I0``, or over the spread of
+immunity, :mod:`remnant.inference.immune_spread`); :func:`_curves` and :func:`_log_terms`
+loop over patients (releasing the GIL), the latter with the derivatives a fit needs.
+Positions in the packed vectors: :mod:`remnant.inference.table_layout`. Units: days, cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from remnant.inference.immune_spread import _mix, _row_weights
+from remnant.inference.table_layout import (
+    D_A,
+    D_MU,
+    D_RES,
+    G_DT,
+    G_ML,
+    G_STEP,
+    G_X0,
+    IMPOSSIBLE,
+    LOG_A_MAX,
+    LOG_IMPOSSIBLE,
+    LOG_MU_MAX,
+    LOG_RES_MAX,
+    N_DERIV,
+    N_GRAD,
+    N_TAB,
+    T_DRHO,
+    T_KC,
+    T_KCT,
+    T_Q0,
+    T_RHO,
+    X_A,
+    X_I0,
+    X_MU,
+    X_RES,
+    X_SIGMA,
+    X_ZHI,
+    X_ZLO,
+)
+from remnant.inference.table_lookup import (
+    _gather,
+    _interp,
+    _n_points,
+    _shifted,
+    _time_cell,
+)
+from remnant.likelihood import kernels as kn
+
+
+@njit(cache=True)
+def _row_sums(
+    lm: float,
+    lr: float,
+    a: float,
+    buf: np.ndarray,
+    w: np.ndarray,
+    m_loc: float,
+    out: np.ndarray,
+    dout: np.ndarray,
+    dbuf: np.ndarray,
+    res_slope: bool,
+    clock_slope: bool,
+    a_moves: bool,
+) -> None:
+    # per (half) row: (S_rec, local density, distant density) summed over the schedules, for
+    # seeds e^lm and residual cells e^lr, in out; their derivatives in closed form in dout
+    # (n, N_DERIV): columns D_MU.. in lm (mu enters through exp(-mu kc) and the distant
+    # density's factor mu), with res_slope D_RES.. in lr (the margin clone's detection in its
+    # mean number of lineages, kn.local_detection_terms), with clock_slope D_A.. in log a
+    # (the rows move along the column's derivative dbuf, and with a_moves the densities'
+    # factor a). buf holds the rows' quantities at the patient's time.
+    capped = lm > LOG_MU_MAX
+    mu = math.exp(min(lm, LOG_MU_MAX))
+    res = math.exp(min(lr, LOG_RES_MAX))
+    res_moves = res_slope and lr < LOG_RES_MAX
+    da = 1.0 if a_moves else 0.0
+    for r in range(buf.shape[0]):
+        s_tot = 0.0
+        f_loc = 0.0
+        f_dis = 0.0
+        ds = 0.0
+        dl = 0.0
+        dd = 0.0
+        rs = 0.0
+        rl = 0.0
+        rd = 0.0
+        cs = 0.0
+        cl = 0.0
+        cd = 0.0
+        for s in range(buf.shape[1]):
+            kc = buf[r, s, T_KC]
+            mk = mu * max(kc, 0.0)
+            e = w[s] * math.exp(-mk)
+            kct = mu * max(buf[r, s, T_KCT], 0.0) * a
+            de = 0.0
+            dkct = 0.0
+            if clock_slope:
+                de = -mu * e * dbuf[r, s, T_KC] if kc > 0.0 else 0.0
+                dkct = kct * da
+                if buf[r, s, T_KCT] > 0.0:
+                    dkct += mu * dbuf[r, s, T_KCT] * a
+            dpl_a = 0.0
+            if res > 0.0:
+                q0 = buf[r, s, T_Q0]
+                q0c = min(max(q0, 0.0), 1.0)
+                m = res * q0c
+                erho = m_loc * math.exp(-buf[r, s, T_RHO])
+                lam = erho * q0c
+                pl, dens, at_k, below = kn.local_detection_terms(m, lam)
+                plr = lam * dens
+                drho = max(buf[r, s, T_DRHO], 0.0) * a
+                fl = e * plr * drho
+                f_loc += fl
+                dl -= mk * fl
+                if res_moves:
+                    # d/dlr = m d/dm
+                    rs -= e * m * at_k
+                    rl += e * m * lam * (at_k - dens) * drho
+                    rd -= e * kct * m * at_k
+                if clock_slope:
+                    dq = dbuf[r, s, T_Q0] if 0.0 < q0 < 1.0 else 0.0
+                    dm = res * dq
+                    dlam = erho * (dq - q0c * dbuf[r, s, T_RHO])
+                    dpl_a = at_k * dm - dens * dlam
+                    dplr_a = lam * (at_k - dens) * dm + (dens + lam * (below - dens)) * dlam
+                    ddrho = drho * da
+                    if buf[r, s, T_DRHO] > 0.0:
+                        ddrho += dbuf[r, s, T_DRHO] * a
+                    cl += de * plr * drho + e * dplr_a * drho + e * plr * ddrho
+            else:
+                pl = 0.0
+            sv = e * (1.0 - pl)
+            fd = e * kct * (1.0 - pl)
+            s_tot += sv
+            f_dis += fd
+            ds -= mk * sv
+            dd += (1.0 - mk) * fd
+            if clock_slope:
+                cs += de * (1.0 - pl) - e * dpl_a
+                cd += (de * kct + e * dkct) * (1.0 - pl) - e * kct * dpl_a
+        out[r, 0] = s_tot
+        out[r, 1] = f_loc
+        out[r, 2] = f_dis
+        # beyond the cap on seeds (e^30) nothing moves
+        dout[r, D_MU] = 0.0 if capped else ds
+        dout[r, D_MU + 1] = 0.0 if capped else dl
+        dout[r, D_MU + 2] = 0.0 if capped else dd
+        dout[r, D_RES] = rs
+        dout[r, D_RES + 1] = rl
+        dout[r, D_RES + 2] = rd
+        dout[r, D_A] = cs
+        dout[r, D_A + 1] = cl
+        dout[r, D_A + 2] = cd
+
+
+@njit(cache=True)
+def _one_spread(
+    lm: float,
+    lr: float,
+    li: float,
+    sigma: float,
+    z_lo: float,
+    z_hi: float,
+    a: float,
+    buf: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+) -> tuple[float, float, float]:
+    # as _one, with log I0 = li + sigma Z between patients, Z within (z_lo, z_hi)
+    # (_row_weights); only the rows the band gives weight are summed (a zero weight adds an
+    # exact zero, so skipping those rows changes nothing)
+    wts = np.empty(buf.shape[0])
+    _row_weights(li, sigma, z_lo, z_hi, geom, wts)
+    lo = 0
+    while lo < wts.shape[0] - 1 and wts[lo] == 0.0:
+        lo += 1
+    hi = wts.shape[0]
+    while hi > lo + 1 and wts[hi - 1] == 0.0:
+        hi -= 1
+    rows = np.empty((hi - lo, 3))
+    drows = np.empty((hi - lo, N_DERIV))
+    part = buf[lo:hi]
+    _row_sums(lm, lr, a, part, w, geom[G_ML], rows, drows, part, False, False, False)
+    return _mix(rows, wts[lo:hi])
+
+
+@njit(cache=True)
+def _one(
+    t: float,
+    x: np.ndarray,
+    g: int,
+    spread: bool,
+    tab: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+) -> tuple[float, float, float]:
+    # (S_rec, local density, distant density) at t for one patient whose predictors are
+    # x = (log mu, log res, log I0, log a, sigma, z_lo, z_hi): the predictors and the immune
+    # band's bounds as normal quantiles (X_*); geom = (log2 I0 at row 0, its step, dt, M_L)
+    lm, lr, li, la, sigma = x[X_MU], x[X_RES], x[X_I0], x[X_A], x[X_SIGMA]
+    x0, dx, dt, m_loc = geom[G_X0], geom[G_STEP], geom[G_DT], geom[G_ML]
+    n_i0 = tab.shape[1]
+    n_s = tab.shape[2]
+    n_t = tab.shape[4]
+    # clamp the predictors to where the model is meaningful (and the margin-clone sum stays
+    # short): clock speed within e^+-6, residual cells <= e^12, seeds <= e^30
+    lr = min(lr, LOG_RES_MAX)
+    lm = min(lm, LOG_MU_MAX)
+    k, fu, a = _time_cell(t, la, dt, n_t)
+    mu = math.exp(lm)
+    res = math.exp(lr)
+    s_tot = 0.0
+    f_loc = 0.0
+    f_dis = 0.0
+    if spread:
+        buf = np.empty((_n_points(n_i0, geom), n_s, N_TAB))
+        _gather(tabt, g, k, fu, buf)
+        return _one_spread(lm, lr, li, sigma, x[X_ZLO], x[X_ZHI], a, buf, w, geom)
+    # each patient at its own log I0: cubic in log2 I0 (_interp)
+    rows = np.empty(4, dtype=np.int64)
+    wr = np.empty(4)
+    y = (li / math.log(2.0) - x0) / dx
+    y = min(max(y, 0.0), n_i0 - 1.0)
+    j = min(int(math.floor(y)), n_i0 - 2)
+    fy = y - j
+    for r in range(4):
+        rows[r] = min(max(j - 1 + r, 0), n_i0 - 1)
+    f2 = fy * fy
+    f3 = f2 * fy
+    # cubic Hermite basis on the cell (values at rows j, j + 1; slopes there)
+    wr[0] = 2.0 * f3 - 3.0 * f2 + 1.0
+    wr[1] = f3 - 2.0 * f2 + fy
+    wr[2] = -2.0 * f3 + 3.0 * f2
+    wr[3] = f3 - f2
+    for s in range(n_s):
+        kc = max(_interp(tab, g, rows, wr, s, T_KC, k, fu), 0.0)
+        kct = max(_interp(tab, g, rows, wr, s, T_KCT, k, fu), 0.0)
+        rho = _interp(tab, g, rows, wr, s, T_RHO, k, fu)
+        drho = max(_interp(tab, g, rows, wr, s, T_DRHO, k, fu), 0.0)
+        q0 = min(max(_interp(tab, g, rows, wr, s, T_Q0, k, fu), 0.0), 1.0)
+        e = math.exp(-mu * kc)
+        if res > 0.0:
+            pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-rho))
+        else:
+            pl = 0.0
+            plr = 0.0
+        ww = w[s]
+        s_tot += ww * e * (1.0 - pl)
+        f_dis += ww * e * mu * kct * a * (1.0 - pl)
+        f_loc += ww * e * plr * drho * a
+    return s_tot, f_loc, f_dis
+
+
+@njit(cache=True)
+def _log_term(
+    t: float,
+    ev: int,
+    x: np.ndarray,
+    g: int,
+    spread: bool,
+    tab: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+) -> float:
+    return _log_of(ev, _one(t, x, g, spread, tab, tabt, w, geom))
+
+
+@njit(cache=True, inline="always")
+def _value_of(ev: int, sff: tuple[float, float, float]) -> float:
+    # the likelihood of one patient: the recurrence density (ev = 1) or the survival
+    return sff[1] + sff[2] if ev == 1 else sff[0]
+
+
+@njit(cache=True, inline="always")
+def _log_of(ev: int, sff: tuple[float, float, float]) -> float:
+    v = _value_of(ev, sff)
+    return math.log(v) if v > IMPOSSIBLE else LOG_IMPOSSIBLE
+
+
+@njit(cache=True)
+def _slope_column(
+    tabt: np.ndarray,
+    g: int,
+    k: int,
+    fu: float,
+    slope: float,
+    buf: np.ndarray,
+    dbuf: np.ndarray,
+    up: np.ndarray,
+    down: np.ndarray,
+) -> None:
+    # the column (buf) and its derivative in log a (dbuf) on the rows; on half rows the
+    # midpoints' derivative by central differences of the limited cubic (_shifted; up and
+    # down are scratch of buf's shape)
+    _gather(tabt, g, k, fu, buf, slope, dbuf)
+    top = tabt.shape[2] - 1
+    if top == 0 or buf.shape[0] - 1 == top:
+        return
+    sub = (buf.shape[0] - 1) // top
+    h = 1e-4
+    _shifted(buf, dbuf, h, sub, up)
+    _shifted(buf, dbuf, -h, sub, down)
+    for r in range(top):
+        for s in range(buf.shape[1]):
+            for v in range(buf.shape[2]):
+                dbuf[2 * r + 1, s, v] = (up[2 * r + 1, s, v] - down[2 * r + 1, s, v]) / (2.0 * h)
+
+
+@njit(cache=True, nogil=True)
+def _log_terms(
+    t: np.ndarray,
+    ev: np.ndarray,
+    eta: np.ndarray,
+    sigma: float,
+    gi: np.ndarray,
+    spread: bool,
+    tab: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    h: float,
+    active: np.ndarray,
+    with_grad: bool,
+    out: np.ndarray,
+    grad: np.ndarray,
+) -> None:
+    # spread of log I0: gather each patient's table column once and take the value and its
+    # central differences from it (a moved clock from the column's derivative in log a)
+    n_pts = _n_points(tab.shape[1], geom)
+    buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
+    dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
+    up = np.empty_like(buf)
+    down = np.empty_like(buf)
+    rows0 = np.empty((n_pts, 3))
+    drows = np.empty((n_pts, N_DERIV))  # the rows' derivatives in log mu, log res and log a
+    wts0 = np.empty(n_pts)
+    wts1 = np.empty(n_pts)
+    for i in range(t.shape[0]):
+        x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, -np.inf, np.inf])
+        if spread:
+            k, fu, a = _time_cell(t[i], x[X_A], geom[G_DT], tab.shape[4])
+            clock = with_grad and active[3]
+            if clock:
+                # held beyond the table and outside the clamp on log a: no slope there
+                held = fu >= 1.0 or abs(x[X_A]) > LOG_A_MAX
+                slope = 0.0 if held else t[i] * a / geom[G_DT]
+                _slope_column(tabt, gi[i], k, fu, slope, buf, dbuf, up, down)
+            else:
+                _gather(tabt, gi[i], k, fu, buf)
+            # rows depend on (log mu, log res, log a), in closed form (log a through the
+            # column's derivative); weights on (log I0, sigma), by central differences
+            _row_sums(
+                x[X_MU],
+                x[X_RES],
+                a,
+                buf,
+                w,
+                geom[G_ML],
+                rows0,
+                drows,
+                dbuf,
+                with_grad and active[1],
+                clock,
+                abs(x[X_A]) <= LOG_A_MAX,
+            )
+            _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0)
+            sff = _mix(rows0, wts0)
+            out[i] = _log_of(ev[i], sff)
+            if not with_grad:
+                continue
+            for p in range(N_GRAD):
+                grad[i, p] = 0.0
+            v = _value_of(ev[i], sff)
+            if v > IMPOSSIBLE:
+                for p, col in ((X_MU, D_MU), (X_RES, D_RES), (X_A, D_A)):
+                    if active[p]:
+                        grad[i, p] = _value_of(ev[i], _mix(drows[:, col : col + 3], wts0)) / v
+            for p in (X_I0, X_SIGMA):
+                if not active[p]:
+                    continue
+                for sgn in (1.0, -1.0):
+                    liv = x[X_I0] + sgn * h if p == X_I0 else x[X_I0]
+                    sgv = x[X_SIGMA] + sgn * h if p == X_SIGMA else x[X_SIGMA]
+                    _row_weights(liv, sgv, x[X_ZLO], x[X_ZHI], geom, wts1)
+                    grad[i, p] += sgn * _log_of(ev[i], _mix(rows0, wts1)) / (2.0 * h)
+            continue
+        out[i] = _log_term(t[i], ev[i], x, gi[i], spread, tab, tabt, w, geom)
+        if not with_grad:
+            continue
+        for p in range(N_GRAD):
+            if not active[p]:
+                grad[i, p] = 0.0
+                continue
+            xp = x.copy()
+            xm = x.copy()
+            xp[p] += h
+            xm[p] -= h
+            lp = _log_term(t[i], ev[i], xp, gi[i], spread, tab, tabt, w, geom)
+            lq = _log_term(t[i], ev[i], xm, gi[i], spread, tab, tabt, w, geom)
+            grad[i, p] = (lp - lq) / (2.0 * h)
+
+
+@njit(cache=True, nogil=True)
+def _curves(
+    times: np.ndarray,
+    eta: np.ndarray,
+    sigma: float,
+    band_z: np.ndarray,
+    gi: np.ndarray,
+    spread: bool,
+    tab: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    for i in range(eta.shape[1]):
+        x = np.array(
+            [eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, band_z[0, i], band_z[1, i]]
+        )
+        for k in range(times.shape[0]):
+            s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
+            out[i, k, 0] = s
+            out[i, k, 1] = fl
+            out[i, k, 2] = fd
