@@ -6,7 +6,9 @@ SIGKILL mid-way and resumed equals an uninterrupted run, computing only the miss
 a store is never overwritten and never resumed for another request.
 
 Most tests share one in-process LocalCluster (2 workers, threads of this process) for speed;
-``test_dask_processes_identical_to_threads`` starts a real cluster of 2 worker processes.
+``test_dask_processes_identical_to_threads`` and
+``test_tasks_over_the_offload_size_on_a_cluster_forked_late`` start real clusters of 2 worker
+processes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -128,6 +131,53 @@ def test_grouped_tasks_give_the_chunks_in_order(scheduler: str) -> None:
         got = list(backend.run_chunks(plan, wanted))
         assert backend.tasks_submitted < len(wanted)
     assert [i for i, _ in got] == wanted
+    for index, batch in got:
+        assert batch.equals(run_chunk(plan, index))
+
+
+def test_groups_shrink_towards_the_end() -> None:
+    """8 chunks a task at most, never more than half of what is left per worker thread."""
+    from remnant.engine.dask_backend import _groups
+
+    groups = list(_groups(list(range(306)), 8, 2))
+    assert [i for group in groups for i in group] == list(range(306))
+    sizes = [len(group) for group in groups]
+    assert sizes[0] == 8 and sizes == sorted(sizes, reverse=True) and sizes[-4:] == [1] * 4
+
+
+def test_tasks_over_the_offload_size_on_a_cluster_forked_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """16-chunk tasks on worker processes forked after this process's offload thread started.
+
+    Dask (de)serialises a message over ``distributed.comm.offload`` in a one-thread pool; a
+    forked worker must not inherit the parent's pool, whose thread it does not have (its
+    results over the size would never come back). The size is lowered here, and the forked
+    workers inherit it, so that a small plan's tasks cross it.
+    """
+    import distributed.comm.utils
+    import distributed.utils
+
+    from remnant.engine.dask_backend import DaskBackend
+
+    monkeypatch.setattr(distributed.comm.utils, "OFFLOAD_THRESHOLD", 1024)
+    distributed.utils._offload_executor.submit(int).result()  # this process's thread runs
+    plan = ChunkPlan.build(remnant.preset("colon-stage3"), 64 * 200, 4, 15.0)
+    plan = replace(plan, chunk_size=200)  # 64 chunks: tasks of 16, 12, 9, ... chunks
+    got: list[tuple[int, pa.RecordBatch]] = []
+    tasks: list[int] = []
+
+    def run() -> None:
+        with DaskBackend(workers=2, chunks_per_task=16) as backend:
+            got.extend(backend.run_chunks(plan, range(plan.n_chunks)))
+            tasks.append(backend.tasks_submitted)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(90)
+    assert not worker.is_alive(), "a task's result over the offload size never came back"
+    assert tasks == [15]
+    assert [i for i, _ in got] == list(range(64))
     for index, batch in got:
         assert batch.equals(run_chunk(plan, index))
 

@@ -4,10 +4,18 @@ Imported only when ``backend="dask"`` is asked for (``import distributed`` costs
 second and is not needed otherwise). The plan is scattered to the workers once; each task
 then carries only its chunk indices, runs :func:`remnant.engine.chunks.run_chunk` on each and
 returns the record batches. Several chunks go into one task when the run is long enough, so
-that the scheduler's per-task cost stays well under 1% of a task's work (docs/scaling.md);
-the chunk itself, and so every random number, does not change. At most
-``in_flight_per_worker`` tasks per worker thread are submitted ahead of the one being read,
-and results are read in chunk order, so the client's memory does not grow with the run.
+that the scheduler's per-task cost stays well under 1% of a task's work (docs/scaling.md),
+and fewer towards the end, so that the workers finish together; the chunk itself, and so
+every random number, does not change. Up to ``in_flight_per_worker`` tasks per worker
+thread are running or queued at a time, whatever the order they finish in, so that a worker
+does not wait for the client reading a slower worker's result; results are read in chunk
+order, and at most twice that many tasks are held, so the client's memory does not grow with
+the run.
+
+The local cluster forks its workers from this process. A forked worker gets a fresh copy of
+distributed's one-thread offload pool (:func:`_fresh_offload_pool`): the inherited copy counts
+the parent's thread, which a child does not have, and would queue for ever the serialisation
+of any result over ``distributed.comm.offload`` (10 MiB, 10 chunks' rows).
 
 Workers of a remote scheduler must have the same version of remnant (and numpy, numba)
 installed: the function is sent by reference, not by value.
@@ -17,23 +25,28 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dask
 import pyarrow as pa
-from distributed import Client, Future, LocalCluster
+from distributed import Client, Future, LocalCluster, as_completed
 
 from remnant.engine.backend import default_workers
 from remnant.engine.chunks import ChunkPlan, run_chunk
 from remnant.errors import RemnantInputError
 
-# Chunks of CHUNK_SIZE patients in one task at most: a chunk costs ~75 ms of one core
-# (colon-stage3) and a task 1-15 ms of scheduling (quiet to loaded machine; benchmarks/
-# engine_dask.py), so 8 chunks keep the overhead under 1% of a task.
+# Chunks of CHUNK_SIZE patients in one task at most. A chunk costs 140-180 ms of one core
+# (colon-stage3); in a run a worker waits ~4 ms between two tasks (the task stream in
+# benchmarks/engine_dask.py), ~0.2% of an 8-chunk task, and an empty task's round trip (an
+# upper bound) is 9-17 ms, ~1%. The rows do not depend on it.
 CHUNKS_PER_TASK = 8
 CONNECT_TIMEOUT_S = 5.0
+
+_fork_hook_installed = False
 
 
 def run_group(plan: ChunkPlan, indices: Sequence[int]) -> list[pa.RecordBatch]:
@@ -48,9 +61,37 @@ def _warm_kernel() -> None:
     run_chunk(ChunkPlan.build(preset("colon-stage1"), 1, 0, 1.0), 0)
 
 
-def _groups(indices: Sequence[int], size: int) -> Iterator[list[int]]:
-    for k in range(0, len(indices), size):
-        yield list(indices[k : k + size])
+def _fresh_offload_pool() -> None:
+    """In a forked child: a new ``distributed.utils._offload_executor`` (one thread, unstarted).
+
+    Dask serialises and deserialises messages over ``distributed.comm.offload`` (10 MiB) in
+    that module-level pool of one thread. Once the parent has started its thread (its scheduler
+    offloads every graph submitted), a forked child's copy of the pool counts that thread,
+    which does not exist in the child, and never starts one: the worker's first result over
+    10 MiB would wait for ever. The worker takes the pool at its start, after this has run.
+    """
+    import distributed.utils
+
+    distributed.utils._offload_executor = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="Dask-Offload"
+    )
+
+
+def _install_fork_hook() -> None:
+    global _fork_hook_installed
+    if not _fork_hook_installed:
+        os.register_at_fork(after_in_child=_fresh_offload_pool)
+        _fork_hook_installed = True
+
+
+def _groups(indices: Sequence[int], size: int, threads: int) -> Iterator[list[int]]:
+    """Consecutive indices, ``size`` a group at most and never more than a half share of what
+    is left per thread: the groups shrink towards the end, so the workers finish together."""
+    k = 0
+    while k < len(indices):
+        n = max(1, min(size, (len(indices) - k) // (2 * threads)))
+        yield list(indices[k : k + n])
+        k += n
 
 
 class DaskBackend:
@@ -65,10 +106,11 @@ class DaskBackend:
     workers : int, optional
         Worker processes of the local cluster (not allowed with ``scheduler``).
     chunks_per_task : int
-        Most chunks in one task (fewer when the run has too few chunks to keep every
-        worker busy).
+        Most chunks in one task (fewer towards the end of a run, at most half of what is
+        left per worker thread).
     in_flight_per_worker : int
-        Tasks submitted ahead per worker thread.
+        Tasks running or queued per worker thread (twice as many submitted and not yet
+        read, at most).
     timeout_s : float
         Seconds to wait for the scheduler (and for a first worker) before giving up.
     processes : bool
@@ -126,6 +168,7 @@ class DaskBackend:
                 # Forked workers inherit this process's imports and the compiled kernel:
                 # ~0.5 s to start two workers, against ~8 s when each imports numba anew.
                 _warm_kernel()
+                _install_fork_hook()
                 self._config = dask.config.set(
                     {"distributed.worker.multiprocessing-method": "fork"}
                 )
@@ -193,18 +236,33 @@ class DaskBackend:
         if not wanted:
             return
         threads = self.threads()
-        per_task = max(1, min(self.chunks_per_task, len(wanted) // (2 * threads)))
         plan_future = client.scatter(plan, broadcast=True, hash=False)
-        pending: deque[tuple[list[int], Future]] = deque()
-        max_in_flight = threads * self.in_flight_per_worker
+        groups = _groups(wanted, self.chunks_per_task, threads)
+        group = next(groups, None)
+        pending: deque[tuple[list[int], Future]] = deque()  # submitted, not yet read
+        finished = as_completed(loop=client.loop, raise_errors=False)
+        done: set[str] = set()  # keys of pending tasks that have finished
+        max_running = threads * self.in_flight_per_worker
         try:
-            for group in _groups(wanted, per_task):
-                pending.append((group, client.submit(run_group, plan_future, group, pure=False)))
-                self.tasks_submitted += 1
-                if len(pending) >= max_in_flight:
-                    yield from self._collect(pending.popleft())
-            while pending:
-                yield from self._collect(pending.popleft())
+            while True:
+                while (
+                    group is not None
+                    and len(pending) - len(done) < max_running
+                    and len(pending) < 2 * max_running
+                ):
+                    future = client.submit(run_group, plan_future, group, pure=False)
+                    pending.append((group, future))
+                    finished.add(future)
+                    self.tasks_submitted += 1
+                    group = next(groups, None)
+                if not pending:
+                    return
+                if pending[0][1].key in done:
+                    item = pending.popleft()
+                    done.discard(item[1].key)
+                    yield from self._collect(item)
+                else:
+                    done.add(next(finished).key)
         finally:
             # When the caller stopped reading (an error, Ctrl-C), this may run only once the
             # generator is collected, after the client was closed, which cancelled it all.
