@@ -24,6 +24,7 @@ from remnant import Mechanism, Patient, Scenario
 from remnant.engine.kernel import _death_time_days, advance_clone
 from remnant.likelihood import (
     PatientArrays,
+    classes,
     death_survival,
     individual_terms,
     log_likelihood,
@@ -205,8 +206,8 @@ def test_quadrature_is_converged() -> None:
     uni = LapseUniforms(16, 0)
     sch = lapse_schedules(mech.lapse_rate_per_year, mech.lapse_days, times[-1], uni)
     for cancer, grade, imm in (("colon", 2, 1.0), ("breast", 3, 0.5), ("colon", 1, 2.0)):
-        coarse = sv.class_kernels(mech, cancer, grade, imm, times, sch)
-        fine = sv.class_kernels(mech, cancer, grade, imm, times, sch, dz=0.25, gl_order=8)
+        coarse = classes.class_kernels(mech, cancer, grade, imm, times, sch)
+        fine = classes.class_kernels(mech, cancer, grade, imm, times, sch, dz=0.25, gl_order=8)
         err = float(np.abs(coarse.kc - fine.kc).max())
         assert err <= 5e-6 * float(np.abs(fine.kc).max()), err
 
@@ -235,7 +236,7 @@ def test_survival_matrix_matches_population_survival_and_derive() -> None:
         ref = population_survival(p, mech, times, n_lapse_draws=32)["recurrence_free"]
         assert np.allclose(mat[i], ref.loc[times].to_numpy(), atol=1e-12)
         # the seeding means used by the likelihood are those of remnant.model.derive
-        setup = sv.class_setup(mech, p.cancer, p.grade, p.immunity)
+        setup = classes.class_setup(mech, p.cancer, p.grade, p.immunity)
         mu = sv.dormant_means(pa, mech, setup, np.array([i]))[0]
         assert mu == pytest.approx(derive(p, mech).seeds.dormant, rel=1e-12)
         assert mu * setup.ratio_woken == pytest.approx(derive(p, mech).seeds.woken, rel=1e-12)
@@ -274,7 +275,7 @@ def test_individual_terms_match_grid_and_finite_differences() -> None:
     pa = _cohort(60, seed=8)
     mech = Mechanism()
     t = np.random.default_rng(9).uniform(30.0, 8 * DAYS_PER_YEAR, 60)
-    terms = individual_terms(t, pa, mech, n_lapse_draws=32)
+    terms = individual_terms(pa, mech, t, n_lapse_draws=32)
     # h small: the density jumps where the growth rate does (dip steps, lapse boundaries)
     h = 0.05
     mat = survival_matrix(pa, mech, np.concatenate([t, t - h, t + h]), n_lapse_draws=32)
@@ -292,19 +293,19 @@ def test_log_likelihood_is_the_documented_sum() -> None:
     rng = np.random.default_rng(13)
     t = rng.uniform(200.0, 3000.0, 40)
     codes = rng.choice(["local", "distant", "none", "death", "recurrence"], 40)
-    terms = individual_terms(t, pa, mech, n_lapse_draws=32)
+    terms = individual_terms(pa, mech, t, n_lapse_draws=32)
     s, fl, fd = (
         terms[c].to_numpy() for c in ("recurrence_free", "density_local", "density_distant")
     )
     by_code = {"local": fl, "distant": fd, "recurrence": fl + fd, "none": s, "death": s}
     with np.errstate(divide="ignore"):
         expected = sum(float(np.log(by_code[c][i])) for i, c in enumerate(codes))
-    got = log_likelihood(t, codes, pa, mech, n_lapse_draws=32)
+    got = log_likelihood(pa, mech, t, codes, n_lapse_draws=32)
     assert got == pytest.approx(expected, rel=1e-12)
     binary = np.isin(codes, ["local", "distant", "recurrence"]).astype(int)
     with np.errstate(divide="ignore"):
         expected_bin = float(np.sum(np.where(binary == 1, np.log(fl + fd), np.log(s))))
-    assert log_likelihood(t, binary, pa, mech, n_lapse_draws=32) == pytest.approx(
+    assert log_likelihood(pa, mech, t, binary, n_lapse_draws=32) == pytest.approx(
         expected_bin, rel=1e-12
     )
 

@@ -61,8 +61,8 @@ from remnant.inference.table_layout import (
     TABLE_STEP_DAYS,
     TABLE_YEARS,
 )
+from remnant.likelihood.classes import class_kernels
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
-from remnant.likelihood.survival import class_kernels
 from remnant.machine import available_cores
 from remnant.model.parameters import Mechanism
 

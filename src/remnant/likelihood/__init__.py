@@ -11,12 +11,8 @@ This package imports :mod:`remnant.model` only; it never calls the engine.
 
 from remnant.likelihood.cohort import PatientArrays
 from remnant.likelihood.mortality import death_hazard, death_survival
-from remnant.likelihood.survival import (
-    individual_terms,
-    log_likelihood,
-    population_survival,
-    survival_matrix,
-)
+from remnant.likelihood.survival import population_survival, survival_matrix
+from remnant.likelihood.terms import individual_terms, log_likelihood
 
 __all__ = [
     "PatientArrays",

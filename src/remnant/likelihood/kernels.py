@@ -33,7 +33,7 @@ import math
 import numpy as np
 from numba import njit
 
-# Class parameter vector (one dynamics class), built by ``survival.class_setup``.
+# Class parameter vector (one dynamics class), built by ``classes.class_setup``.
 C_I0 = 0  # baseline immunity I0
 C_B = 1  # birth rate b
 C_D0 = 2  # intrinsic death d0
