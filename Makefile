@@ -38,7 +38,7 @@ reliability: $(STAMP)
 
 verify: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
-	$(BIN)/python -m remnant.verification --out-dir docs/verification
+	$(BIN)/python -m remnant.checks.verification --out-dir docs/verification
 	$(BIN)/python -m remnant.inference.recovery --seeds 20 > docs/fit_recovery.txt.tmp
 	mv docs/fit_recovery.txt.tmp docs/fit_recovery.txt
 	$(BIN)/remnant anchors --patients 1000000 --seed 1 --out docs/anchors.md --figures docs/anchors --no-progress

@@ -67,7 +67,7 @@ def compile_time(tmp: Path) -> float:
 def reference_ratio(n_ref: int, n_engine: int) -> tuple[float, float, float]:
     """Patients/s of the reference and of the engine at a reduced detection size, and the ratio."""
     import remnant
-    from remnant.reference import simulate_reference
+    from remnant.checks.reference import simulate_reference
 
     mech = remnant.Mechanism(
         detection_cells_local=REDUCED_DETECTION,

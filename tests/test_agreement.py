@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 import remnant
-from remnant.reference import simulate_reference
+from remnant.checks.reference import simulate_reference
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from remnant.engine.kernel import advance_clone
-from remnant.model.mechanisms import extinction_probability, geometric_parameter
-from remnant.reference import gillespie_clone
-from remnant.verification import (
+from remnant.checks.reference import gillespie_clone
+from remnant.checks.verification import (
     ALPHA,
     CLONE_CONFIGS,
     HITTING_CONFIGS,
@@ -31,6 +29,8 @@ from remnant.verification import (
     engine_clone_replicates,
     z_mean,
 )
+from remnant.engine.kernel import advance_clone
+from remnant.model.mechanisms import extinction_probability, geometric_parameter
 
 REPS = 20_000
 

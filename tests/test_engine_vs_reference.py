@@ -1,7 +1,7 @@
 """End to end: the engine's patients against the event-by-event reference's.
 
 Both simulate the same patients at reduced detection size (1e4 cells; switch 1e3 except where
-noted in ``remnant.verification.CASES``) with the post-operative dip, frequent lapses, seeds
+noted in ``remnant.checks.verification.CASES``) with the post-operative dip, frequent lapses, seeds
 and margin residual all active. Every test is a hypothesis test at level ``ALPHA`` with
 fixed seeds.
 
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from remnant.verification import (
+from remnant.checks.verification import (
     ALPHA,
     CASES,
     RECURRENCE,

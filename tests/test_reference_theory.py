@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from remnant.model.mechanisms import derive, dip_multiplier
-from remnant.model.parameters import Mechanism, Patient
-from remnant.model.units import DAYS_PER_YEAR
-from remnant.reference import gillespie_clone, immune_schedule, seed_history, simulate_reference
-from remnant.verification import (
+from remnant.checks.reference import (
+    gillespie_clone,
+    immune_schedule,
+    seed_history,
+    simulate_reference,
+)
+from remnant.checks.verification import (
     ALPHA,
     bd_mean,
     bd_pmf_one_cell,
@@ -28,6 +30,9 @@ from remnant.verification import (
     reduced_mechanism,
     z_mean,
 )
+from remnant.model.mechanisms import derive, dip_multiplier
+from remnant.model.parameters import Mechanism, Patient
+from remnant.model.units import DAYS_PER_YEAR
 
 PATIENT = Patient.from_stage("colon", "III", margin="R1")
 

@@ -1,7 +1,7 @@
 """What a simulated patient's record says: first event, its origin, the immune phase.
 
 The engine (:mod:`remnant.engine.kernel`) and the event-by-event reference
-(:mod:`remnant.reference`) both write these codes; the labels are the categories of the
+(:mod:`remnant.checks.reference`) both write these codes; the labels are the categories of the
 output table (``EVENTS[code]``).
 """
 
