@@ -590,7 +590,7 @@ def install_fast_fit(monkeypatch: Any) -> list[Any]:
         calls.append(data)
         # the checks the real fit makes of its arguments before any work
         try:
-            from remnant.model import _validate as validate
+            from remnant import arguments as validate
         except ImportError:  # pragma: no cover - the validators moved
             validate = None
         if validate is not None:

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import remnant
+from remnant.arguments import flag
 from remnant.data import MIN_EVENTS_TO_FIT
 from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.errors import RemnantInputError
@@ -32,7 +33,6 @@ from remnant.inference.links import CAUSES, ColumnLinks, MechanismLinks
 from remnant.inference.map import MapResult
 from remnant.inference.model import RemnantFit, fit
 from remnant.model import PRESETS, Mechanism, Patient, Scenario
-from remnant.model._validate import flag
 from remnant.yardstick.evaluation import evaluate
 from remnant.yardstick.registry import MODELS
 from remnant.yardstick.remnant_model import RemnantModel

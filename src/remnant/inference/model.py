@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from remnant import arguments as validate
 from remnant.data.cohort import Cohort, Times, as_covariates, times_array
 from remnant.data.preparation import check_fittable
 from remnant.errors import RemnantInputError
@@ -39,7 +40,6 @@ from remnant.inference.links import (
 from remnant.inference.map import MapResult, Objective, fit_map, near_mode
 from remnant.inference.tables import FIT_DRAWS, TABLE_YEARS, KernelTable, build_table
 from remnant.likelihood.cohort import FIELDS as PATIENT_FIELDS
-from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
 from remnant.provenance import provenance

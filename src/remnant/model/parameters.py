@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from remnant import arguments as v
 from remnant.errors import RemnantInputError
-from remnant.model import _validate as v
 from remnant.model.units import DAYS_PER_YEAR
 
 CANCERS = ("colon", "breast")

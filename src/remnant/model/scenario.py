@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remnant import arguments as v
 from remnant.errors import RemnantInputError
-from remnant.model import _validate as v
 from remnant.model.parameters import Mechanism, Patient, mechanism_fields
 
 PATIENT_KEYS = ("cancer", "stage", "size_mm", "nodes", "grade", "margin", "immune", "age")

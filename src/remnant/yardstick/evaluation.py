@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from remnant import arguments as validate
 from remnant.data.bundled import list_cohorts, load_cohort
 from remnant.data.cohort import Cohort
 from remnant.data.preparation import DAYS_PER_YEAR
 from remnant.errors import ConvergenceError, RemnantInputError
-from remnant.model import _validate as validate
 from remnant.yardstick import calibration
 from remnant.yardstick.base import SurvivalModel
 from remnant.yardstick.metrics import calibration_horizon, scorable, score_model

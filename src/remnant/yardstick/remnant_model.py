@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from remnant import arguments as validate
 from remnant.data.cohort import Cohort, Times
 from remnant.errors import RemnantInputError
 from remnant.inference.model import (
@@ -21,7 +22,6 @@ from remnant.inference.model import (
     fit,
     has_column,
 )
-from remnant.model import _validate as validate
 from remnant.model.parameters import CANCERS
 from remnant.yardstick.base import SurvivalModel
 
