@@ -25,6 +25,7 @@ from remnant.inference.table_layout import (
     G_DT,
     G_ML,
     G_STEP,
+    G_SUB,
     G_X0,
     IMPOSSIBLE,
     LOG_A_MAX,
@@ -49,6 +50,7 @@ from remnant.inference.table_layout import (
 )
 from remnant.inference.table_lookup import (
     _gather,
+    _gather_rows,
     _interp,
     _n_points,
     _shifted,
@@ -163,6 +165,19 @@ def _row_sums(
         dout[r, D_A + 2] = cd
 
 
+@njit(cache=True, inline="always")
+def _weighted_span(wts: np.ndarray) -> tuple[int, int]:
+    # the first and one past the last point of nonzero weight (at least one point): a zero
+    # weight adds an exact zero, so the points outside change nothing
+    lo = 0
+    while lo < wts.shape[0] - 1 and wts[lo] == 0.0:
+        lo += 1
+    hi = wts.shape[0]
+    while hi > lo + 1 and wts[hi - 1] == 0.0:
+        hi -= 1
+    return lo, hi
+
+
 @njit(cache=True)
 def _one_spread(
     lm: float,
@@ -181,12 +196,7 @@ def _one_spread(
     # exact zero, so skipping those rows changes nothing)
     wts = np.empty(buf.shape[0])
     _row_weights(li, sigma, z_lo, z_hi, geom, wts)
-    lo = 0
-    while lo < wts.shape[0] - 1 and wts[lo] == 0.0:
-        lo += 1
-    hi = wts.shape[0]
-    while hi > lo + 1 and wts[hi - 1] == 0.0:
-        hi -= 1
+    lo, hi = _weighted_span(wts)
     rows = np.empty((hi - lo, 3))
     drows = np.empty((hi - lo, N_DERIV))
     part = buf[lo:hi]
@@ -223,6 +233,17 @@ def _one(
     s_tot = 0.0
     f_loc = 0.0
     f_dis = 0.0
+    if spread and int(geom[G_SUB]) == 1:
+        # on the rows: weigh them first, then read only those the band weighs
+        wts = np.empty(n_i0)
+        _row_weights(li, sigma, x[X_ZLO], x[X_ZHI], geom, wts)
+        lo, hi = _weighted_span(wts)
+        buf = np.empty((hi - lo, n_s, N_TAB))
+        _gather_rows(tabt, g, k, fu, buf, lo)
+        sums = np.empty((hi - lo, 3))
+        dsums = np.empty((hi - lo, N_DERIV))
+        _row_sums(lm, lr, a, buf, w, geom[G_ML], sums, dsums, buf, False, False, False)
+        return _mix(sums, wts[lo:hi])
     if spread:
         buf = np.empty((_n_points(n_i0, geom), n_s, N_TAB))
         _gather(tabt, g, k, fu, buf)

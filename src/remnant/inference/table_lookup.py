@@ -102,6 +102,26 @@ def _gather(
 
 
 @njit(cache=True)
+def _gather_rows(
+    tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray, first: int
+) -> None:
+    # _gather's values (the same arithmetic) for the rows first .. first + len(buf) - 1 only:
+    # the spread path on rows reads no row its band gives no weight
+    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tabt.shape[1])
+    t0 = tabt[g, c0]
+    t1 = tabt[g, c1]
+    t2 = tabt[g, c2]
+    t3 = tabt[g, c3]
+    for r in range(buf.shape[0]):
+        q = first + r
+        for s in range(t1.shape[1]):
+            for v in range(t1.shape[2]):
+                buf[r, s, v] = (
+                    w0 * t0[q, s, v] + w1 * t1[q, s, v] + w2 * t2[q, s, v] + w3 * t3[q, s, v]
+                )
+
+
+@njit(cache=True)
 def _midpoints(buf: np.ndarray, top: int, sub: int) -> None:
     # with half rows (sub = 2): the limited cubic's midpoints from the rows around them
     if sub == 1:
