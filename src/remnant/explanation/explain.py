@@ -241,7 +241,8 @@ def explain(
             f"a model fitted with mechanism links for {patient.cancer}",
             f"{fit.links.kind} links for {fit.links.cancer}",
         )
-    spread = fit.links.design(_frame([patient])).spread_integrated
+    own = fit.links.design(_frame([patient]))  # the patient alone: its curve and band
+    spread = own.spread_integrated
     if patient.immune_band != WHOLE_BAND and not spread:
         raise RemnantInputError(
             "immune",
@@ -281,7 +282,6 @@ def explain(
     # Rows are independent and the compiled loop releases the GIL: each piece of work on a
     # thread, the same numbers in the same order whatever the number of threads.
     rows_design = fit.links.design(X)
-    own = fit.links.design(X.iloc[:1])
     games = fit.links.design(_frame(mixed))
 
     def own_and_games(th: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

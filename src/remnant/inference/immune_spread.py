@@ -4,9 +4,9 @@
 ``(z_lo, z_hi)`` (an Immunoscore category; the whole line when unknown). Each table row gets
 the expectation of its hat function under that truncated normal (:func:`_row_weights`), so
 the integral is exact for an integrand linear in ``log2 I0`` between rows, and the weights are
-smooth in ``li`` and ``sigma``; :func:`_mix` sums rows by them
-(:func:`remnant.inference.patient_terms._one_spread` over the rows the band weighs;
-docs/model.md 1.9, docs/fit.md section 2).
+smooth in ``li`` and ``sigma``; :func:`_mix` sums rows by them (``_one`` and ``_log_terms``
+of :mod:`remnant.inference.patient_terms`, over the rows the band weighs; docs/model.md 1.9,
+docs/fit.md section 2).
 """
 
 from __future__ import annotations

@@ -179,29 +179,21 @@ def _weighted_span(wts: np.ndarray) -> tuple[int, int]:
 
 
 @njit(cache=True)
-def _one_spread(
+def _band_sums(
     lm: float,
     lr: float,
-    li: float,
-    sigma: float,
-    z_lo: float,
-    z_hi: float,
     a: float,
-    buf: np.ndarray,
+    part: np.ndarray,
     w: np.ndarray,
-    geom: np.ndarray,
+    m_loc: float,
+    wts: np.ndarray,
 ) -> tuple[float, float, float]:
-    # as _one, with log I0 = li + sigma Z between patients, Z within (z_lo, z_hi)
-    # (_row_weights); only the rows the band gives weight are summed (a zero weight adds an
-    # exact zero, so skipping those rows changes nothing)
-    wts = np.empty(buf.shape[0])
-    _row_weights(li, sigma, z_lo, z_hi, geom, wts)
-    lo, hi = _weighted_span(wts)
-    rows = np.empty((hi - lo, 3))
-    drows = np.empty((hi - lo, N_DERIV))
-    part = buf[lo:hi]
-    _row_sums(lm, lr, a, part, w, geom[G_ML], rows, drows, part, False, False, False)
-    return _mix(rows, wts[lo:hi])
+    # (S_rec, local density, distant density) over the spread of immunity: the points the
+    # band weighs (part, with their weights wts; _row_weights), each summed over the schedules
+    sums = np.empty((part.shape[0], 3))
+    dsums = np.empty((part.shape[0], N_DERIV))
+    _row_sums(lm, lr, a, part, w, m_loc, sums, dsums, part, False, False, False)
+    return _mix(sums, wts)
 
 
 @njit(cache=True)
@@ -233,21 +225,20 @@ def _one(
     s_tot = 0.0
     f_loc = 0.0
     f_dis = 0.0
-    if spread and int(geom[G_SUB]) == 1:
-        # on the rows: weigh them first, then read only those the band weighs
-        wts = np.empty(n_i0)
+    if spread:
+        # log I0 = li + sigma Z between patients, Z within the band: weigh the points first,
+        # then read (on rows) or use (on half rows, whose midpoints need every row) only those
+        # the band weighs
+        wts = np.empty(_n_points(n_i0, geom))
         _row_weights(li, sigma, x[X_ZLO], x[X_ZHI], geom, wts)
         lo, hi = _weighted_span(wts)
-        buf = np.empty((hi - lo, n_s, N_TAB))
-        _gather_rows(tabt, g, k, fu, buf, lo)
-        sums = np.empty((hi - lo, 3))
-        dsums = np.empty((hi - lo, N_DERIV))
-        _row_sums(lm, lr, a, buf, w, geom[G_ML], sums, dsums, buf, False, False, False)
-        return _mix(sums, wts[lo:hi])
-    if spread:
-        buf = np.empty((_n_points(n_i0, geom), n_s, N_TAB))
-        _gather(tabt, g, k, fu, buf)
-        return _one_spread(lm, lr, li, sigma, x[X_ZLO], x[X_ZHI], a, buf, w, geom)
+        if int(geom[G_SUB]) == 1:
+            part = np.empty((hi - lo, n_s, N_TAB))
+            _gather_rows(tabt, g, k, fu, part, lo)
+            return _band_sums(lm, lr, a, part, w, m_loc, wts[lo:hi])
+        full = np.empty((wts.shape[0], n_s, N_TAB))
+        _gather(tabt, g, k, fu, full)
+        return _band_sums(lm, lr, a, full[lo:hi], w, m_loc, wts[lo:hi])
     # each patient at its own log I0: cubic in log2 I0 (_interp)
     rows = np.empty(4, dtype=np.int64)
     wr = np.empty(4)
