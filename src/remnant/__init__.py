@@ -22,15 +22,9 @@ command line's ``--help``) does not pay for the compiled engine.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remnant.lazy import attach
-
-try:
-    __version__ = version("remnant")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
 
 # Public name -> the module that defines it.
 _LAZY = {
@@ -56,7 +50,21 @@ if TYPE_CHECKING:
     from remnant.model.scenario import Scenario
 
 
-__getattr__, __dir__ = attach(__name__, _LAZY)
+_getattr, __dir__ = attach(__name__, _LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata costs tens of ms: read when asked
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("remnant")
+        except PackageNotFoundError:  # running from a source tree without installation
+            value = "0.0.0+unknown"
+        globals()["__version__"] = value
+        return value
+    return _getattr(name)
+
 
 __all__ = [
     "PRESETS",

@@ -40,10 +40,32 @@ def _row_weights(
     # smooth in li and sigma. Each knot's standardised position is clipped to the band, so
     # the segments outside it carry no mass; the mass beyond the table's edges goes to the
     # edge rows, whose values hold there; the total is the band's mass.
+    _row_weight_slopes(li, sigma, z_lo, z_hi, geom, out, out, out, False)
+
+
+@njit(cache=True)
+def _row_weight_slopes(
+    li: float,
+    sigma: float,
+    z_lo: float,
+    z_hi: float,
+    geom: np.ndarray,
+    out: np.ndarray,
+    d_li: np.ndarray,
+    d_sigma: np.ndarray,
+    slopes: bool = True,
+) -> None:
+    # _row_weights in out, and with slopes their derivatives in li and sigma: with
+    # X = m + sd Z the position in rows, d/dm E[g(X)] = E[g'(X)] and d/dsd E[g(X)] =
+    # E[g'(X) Z] (the band is fixed in Z), and a row's hat has slope +1 on the segment below
+    # it and -1 on the one above (the edge rows hold beyond the table: slope 0 there), so
+    # each derivative is a difference of the neighbouring segments' masses, or of their
+    # E[Z; segment] = phi(z_a) - phi(z_b)
     top = out.shape[0] - 1
     spacing = geom[G_STEP] / geom[G_SUB]  # out holds rows or half rows (_gather)
     m = (li / math.log(2.0) - geom[G_X0]) / spacing
-    sd = max(sigma / math.log(2.0) / spacing, 1e-9)
+    sd_raw = sigma / math.log(2.0) / spacing
+    sd = max(sd_raw, 1e-9)
     cdf = np.empty(top + 1)
     pdf = np.empty(top + 1)
     for j in range(top + 1):
@@ -64,6 +86,17 @@ def _row_weights(
         else:
             wgt += c_lo + mass - cdf[top]
         out[r] = max(wgt, 0.0) / mass
+    if not slopes:
+        return
+    dm = 1.0 / (math.log(2.0) * spacing * mass)  # d m / d li = d sd / d sigma, per mass
+    ds = dm if sd_raw > 1e-9 else 0.0
+    for r in range(top + 1):
+        below = cdf[r] - cdf[r - 1] if r > 0 else 0.0
+        above = cdf[r + 1] - cdf[r] if r < top else 0.0
+        z_below = pdf[r - 1] - pdf[r] if r > 0 else 0.0
+        z_above = pdf[r] - pdf[r + 1] if r < top else 0.0
+        d_li[r] = dm * (below - above)
+        d_sigma[r] = ds * (z_below - z_above)
 
 
 @njit(cache=True, inline="always")

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from remnant.inference.immune_spread import _mix, _row_weights
+from remnant.inference.immune_spread import _mix, _row_weight_slopes, _row_weights
 from remnant.inference.table_layout import (
     D_A,
     D_MU,
@@ -57,6 +57,8 @@ from remnant.inference.table_lookup import (
     _time_cell,
 )
 from remnant.likelihood import kernels as kn
+
+ONE_ROW = np.ones(1)  # the weight of a patient's own column (no spread of immunity)
 
 
 @njit(cache=True)
@@ -211,7 +213,7 @@ def _one(
     # x = (log mu, log res, log I0, log a, sigma, z_lo, z_hi): the predictors and the immune
     # band's bounds as normal quantiles (X_*); geom = (log2 I0 at row 0, its step, dt, M_L)
     lm, lr, li, la, sigma = x[X_MU], x[X_RES], x[X_I0], x[X_A], x[X_SIGMA]
-    x0, dx, dt, m_loc = geom[G_X0], geom[G_STEP], geom[G_DT], geom[G_ML]
+    dt, m_loc = geom[G_DT], geom[G_ML]
     n_i0 = tab.shape[1]
     n_s = tab.shape[2]
     n_t = tab.shape[4]
@@ -220,11 +222,6 @@ def _one(
     lr = min(lr, LOG_RES_MAX)
     lm = min(lm, LOG_MU_MAX)
     k, fu, a = _time_cell(t, la, dt, n_t)
-    mu = math.exp(lm)
-    res = math.exp(lr)
-    s_tot = 0.0
-    f_loc = 0.0
-    f_dis = 0.0
     if spread:
         # log I0 = li + sigma Z between patients, Z within the band: weigh the points first,
         # then read (on rows) or use (on half rows, whose midpoints need every row) only those
@@ -239,7 +236,21 @@ def _one(
         full = np.empty((wts.shape[0], n_s, N_TAB))
         _gather(tabt, g, k, fu, full)
         return _band_sums(lm, lr, a, full[lo:hi], w, m_loc, wts[lo:hi])
-    # each patient at its own log I0: cubic in log2 I0 (_interp)
+    # each patient at its own log I0: the schedules' quantities there (_point_column), summed
+    # as one row of weight 1
+    col = np.empty((1, n_s, N_TAB))
+    _point_column(tab, g, li, k, fu, geom, col)
+    return _band_sums(lm, lr, a, col, w, m_loc, ONE_ROW)
+
+
+@njit(cache=True)
+def _point_column(
+    tab: np.ndarray, g: int, li: float, k: int, fu: float, geom: np.ndarray, col: np.ndarray
+) -> None:
+    # every schedule's tabulated quantities at one log I0 (cubic Hermite in log2 I0 with
+    # limited slopes, _interp) and one time cell, in col of shape (1, n_schedules, N_TAB)
+    x0, dx = geom[G_X0], geom[G_STEP]
+    n_i0 = tab.shape[1]
     rows = np.empty(4, dtype=np.int64)
     wr = np.empty(4)
     y = (li / math.log(2.0) - x0) / dx
@@ -255,23 +266,9 @@ def _one(
     wr[1] = f3 - 2.0 * f2 + fy
     wr[2] = -2.0 * f3 + 3.0 * f2
     wr[3] = f3 - f2
-    for s in range(n_s):
-        kc = max(_interp(tab, g, rows, wr, s, T_KC, k, fu), 0.0)
-        kct = max(_interp(tab, g, rows, wr, s, T_KCT, k, fu), 0.0)
-        rho = _interp(tab, g, rows, wr, s, T_RHO, k, fu)
-        drho = max(_interp(tab, g, rows, wr, s, T_DRHO, k, fu), 0.0)
-        q0 = min(max(_interp(tab, g, rows, wr, s, T_Q0, k, fu), 0.0), 1.0)
-        e = math.exp(-mu * kc)
-        if res > 0.0:
-            pl, plr = kn.local_detection(res * q0, m_loc * q0 * math.exp(-rho))
-        else:
-            pl = 0.0
-            plr = 0.0
-        ww = w[s]
-        s_tot += ww * e * (1.0 - pl)
-        f_dis += ww * e * mu * kct * a * (1.0 - pl)
-        f_loc += ww * e * plr * drho * a
-    return s_tot, f_loc, f_dis
+    for s in range(tab.shape[2]):
+        for v in range(N_TAB):
+            col[0, s, v] = _interp(tab, g, rows, wr, s, v, k, fu)
 
 
 @njit(cache=True)
@@ -349,7 +346,8 @@ def _log_terms(
     grad: np.ndarray,
 ) -> None:
     # spread of log I0: gather each patient's table column once and take the value and its
-    # central differences from it (a moved clock from the column's derivative in log a)
+    # derivatives from it (a moved clock from the column's derivative in log a); at one
+    # log I0 (no spread), central differences of the patient's term
     n_pts = _n_points(tab.shape[1], geom)
     buf = np.empty((n_pts, tab.shape[2], tab.shape[3]))
     dbuf = np.zeros((n_pts, tab.shape[2], tab.shape[3]))
@@ -358,7 +356,11 @@ def _log_terms(
     rows0 = np.empty((n_pts, 3))
     drows = np.empty((n_pts, N_DERIV))  # the rows' derivatives in log mu, log res and log a
     wts0 = np.empty(n_pts)
-    wts1 = np.empty(n_pts)
+    wts_li = np.empty(n_pts)
+    wts_sigma = np.empty(n_pts)
+    own = np.empty((1, tab.shape[2], tab.shape[3]))  # at the patient's log I0 (no spread)
+    own_sums = np.empty((1, 3))
+    own_derivs = np.empty((1, N_DERIV))
     for i in range(t.shape[0]):
         x = np.array([eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, -np.inf, np.inf])
         if spread:
@@ -372,7 +374,7 @@ def _log_terms(
             else:
                 _gather(tabt, gi[i], k, fu, buf)
             # rows depend on (log mu, log res, log a), in closed form (log a through the
-            # column's derivative); weights on (log I0, sigma), by central differences
+            # column's derivative); weights on (log I0, sigma), in closed form too
             _row_sums(
                 x[X_MU],
                 x[X_RES],
@@ -387,7 +389,13 @@ def _log_terms(
                 clock,
                 abs(x[X_A]) <= LOG_A_MAX,
             )
-            _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0)
+            grad_w = with_grad and (active[X_I0] or active[X_SIGMA])
+            if grad_w:
+                _row_weight_slopes(
+                    x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0, wts_li, wts_sigma
+                )
+            else:
+                _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0)
             sff = _mix(rows0, wts0)
             out[i] = _log_of(ev[i], sff)
             if not with_grad:
@@ -399,21 +407,44 @@ def _log_terms(
                 for p, col in ((X_MU, D_MU), (X_RES, D_RES), (X_A, D_A)):
                     if active[p]:
                         grad[i, p] = _value_of(ev[i], _mix(drows[:, col : col + 3], wts0)) / v
-            for p in (X_I0, X_SIGMA):
-                if not active[p]:
-                    continue
-                for sgn in (1.0, -1.0):
-                    liv = x[X_I0] + sgn * h if p == X_I0 else x[X_I0]
-                    sgv = x[X_SIGMA] + sgn * h if p == X_SIGMA else x[X_SIGMA]
-                    _row_weights(liv, sgv, x[X_ZLO], x[X_ZHI], geom, wts1)
-                    grad[i, p] += sgn * _log_of(ev[i], _mix(rows0, wts1)) / (2.0 * h)
+                # the weights' derivatives in closed form (_row_weight_slopes)
+                if active[X_I0]:
+                    grad[i, X_I0] = _value_of(ev[i], _mix(rows0, wts_li)) / v
+                if active[X_SIGMA]:
+                    grad[i, X_SIGMA] = _value_of(ev[i], _mix(rows0, wts_sigma)) / v
             continue
-        out[i] = _log_term(t[i], ev[i], x, gi[i], spread, tab, tabt, w, geom)
+        # at the patient's own log I0: the column there, summed as one row (as _one), with the
+        # derivatives in log mu and log res in closed form; log I0 and log a by central
+        # differences of the term
+        k, fu, a = _time_cell(t[i], x[X_A], geom[G_DT], tab.shape[4])
+        _point_column(tab, gi[i], x[X_I0], k, fu, geom, own)
+        _row_sums(
+            x[X_MU],
+            x[X_RES],
+            a,
+            own,
+            w,
+            geom[G_ML],
+            own_sums,
+            own_derivs,
+            own,
+            with_grad and active[1],
+            False,
+            False,
+        )
+        sff = _mix(own_sums, ONE_ROW)
+        out[i] = _log_of(ev[i], sff)
         if not with_grad:
             continue
         for p in range(N_GRAD):
+            grad[i, p] = 0.0
+        v = _value_of(ev[i], sff)
+        if v > IMPOSSIBLE:
+            for p, d in ((X_MU, D_MU), (X_RES, D_RES)):
+                if active[p]:
+                    grad[i, p] = _value_of(ev[i], _mix(own_derivs[:, d : d + 3], ONE_ROW)) / v
+        for p in (X_I0, X_A):
             if not active[p]:
-                grad[i, p] = 0.0
                 continue
             xp = x.copy()
             xm = x.copy()

@@ -60,6 +60,28 @@ def _n_points(n_i0: int, geom: np.ndarray) -> int:
     return int(geom[G_SUB]) * (n_i0 - 1) + 1
 
 
+@njit(cache=True, inline="always")
+def _time_columns(
+    tabt: np.ndarray, g: int, k: int, fu: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
+    # the four time columns of the time-major table around the patient's time, each as
+    # (rows, schedules x quantities): one row's schedules and quantities are contiguous, so
+    # the loops over them run flat (vectorised); and the cubic's weights on them
+    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tabt.shape[1])
+    n_r = tabt.shape[2]
+    n_c = tabt.shape[3] * tabt.shape[4]
+    return (
+        tabt[g, c0].reshape((n_r, n_c)),
+        tabt[g, c1].reshape((n_r, n_c)),
+        tabt[g, c2].reshape((n_r, n_c)),
+        tabt[g, c3].reshape((n_r, n_c)),
+        w0,
+        w1,
+        w2,
+        w3,
+    )
+
+
 @njit(cache=True)
 def _gather(
     tabt: np.ndarray,
@@ -76,49 +98,37 @@ def _gather(
     # spread path then takes the value and the predictors' central differences from buf.
     # With dbuf, also the rows' derivatives in log a: slope = d u / d log a = a t / dt (0
     # beyond the table, where the kernels are held), times the weights' derivatives in u.
-    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tabt.shape[1])
-    t0 = tabt[g, c0]
-    t1 = tabt[g, c1]
-    t2 = tabt[g, c2]
-    t3 = tabt[g, c3]
-    top = t1.shape[0] - 1
+    t0, t1, t2, t3, w0, w1, w2, w3 = _time_columns(tabt, g, k, fu)
+    n_r, n_c = t0.shape
+    top = n_r - 1
     sub = (buf.shape[0] - 1) // top if top > 0 else 1
-    for r in range(top + 1):
-        for s in range(t1.shape[1]):
-            for v in range(t1.shape[2]):
-                buf[sub * r, s, v] = (
-                    w0 * t0[r, s, v] + w1 * t1[r, s, v] + w2 * t2[r, s, v] + w3 * t3[r, s, v]
-                )
+    b = buf.reshape((buf.shape[0], n_c))
+    for r in range(n_r):
+        q = sub * r
+        for j in range(n_c):
+            b[q, j] = w0 * t0[r, j] + w1 * t1[r, j] + w2 * t2[r, j] + w3 * t3[r, j]
     if dbuf is not None:
         d0, d1, d2, d3 = _time_weight_slopes(fu)
         d0, d1, d2, d3 = slope * d0, slope * d1, slope * d2, slope * d3
-        for r in range(top + 1):
-            for s in range(t1.shape[1]):
-                for v in range(t1.shape[2]):
-                    dbuf[sub * r, s, v] = (
-                        d0 * t0[r, s, v] + d1 * t1[r, s, v] + d2 * t2[r, s, v] + d3 * t3[r, s, v]
-                    )
+        db = dbuf.reshape((dbuf.shape[0], n_c))
+        for r in range(n_r):
+            q = sub * r
+            for j in range(n_c):
+                db[q, j] = d0 * t0[r, j] + d1 * t1[r, j] + d2 * t2[r, j] + d3 * t3[r, j]
     _midpoints(buf, top, sub)
 
 
 @njit(cache=True)
-def _gather_rows(
-    tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray, first: int
-) -> None:
+def _gather_rows(tabt: np.ndarray, g: int, k: int, fu: float, buf: np.ndarray, first: int) -> None:
     # _gather's values (the same arithmetic) for the rows first .. first + len(buf) - 1 only:
     # the spread path on rows reads no row its band gives no weight
-    c0, c1, c2, c3, w0, w1, w2, w3 = _time_weights(k, fu, tabt.shape[1])
-    t0 = tabt[g, c0]
-    t1 = tabt[g, c1]
-    t2 = tabt[g, c2]
-    t3 = tabt[g, c3]
+    t0, t1, t2, t3, w0, w1, w2, w3 = _time_columns(tabt, g, k, fu)
+    n_c = t0.shape[1]
+    b = buf.reshape((buf.shape[0], n_c))
     for r in range(buf.shape[0]):
         q = first + r
-        for s in range(t1.shape[1]):
-            for v in range(t1.shape[2]):
-                buf[r, s, v] = (
-                    w0 * t0[q, s, v] + w1 * t1[q, s, v] + w2 * t2[q, s, v] + w3 * t3[q, s, v]
-                )
+        for j in range(n_c):
+            b[r, j] = w0 * t0[q, j] + w1 * t1[q, j] + w2 * t2[q, j] + w3 * t3[q, j]
 
 
 @njit(cache=True)

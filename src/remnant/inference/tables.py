@@ -36,6 +36,7 @@ import dataclasses
 import functools
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ from remnant.inference.table_layout import (
     LOG2_I0_MAX,
     LOG2_I0_MIN,
     LOG2_I0_STEP,
+    LOG_A_MAX,
     N_TAB,
     SMOOTH_DAYS,
     SPREAD_SUB_ROWS,
@@ -167,22 +169,32 @@ class KernelTable:
         """Per-patient log-likelihood terms and their derivatives in the five predictors.
 
         The first array is ``log f(t_i)`` for an event (``event = 1``) or ``log S(t_i)``;
-        the second, shape (n, 5), its central differences (``step``) in ``log mu, log res,
-        log I0, log a, sigma``, computed where ``active`` is true (0 elsewhere).
+        the second, shape (n, 5), its derivatives in ``log mu, log res, log I0, log a,
+        sigma``, computed where ``active`` is true (0 elsewhere): in closed form with a
+        spread, by central differences (``step``) at one ``log I0``.
         """
         n = time.shape[0]
-        out = np.zeros(n)
-        grad = np.zeros((n, 5))
+        # patients in the order of their grade and clock-scaled time, so that neighbours
+        # read the same columns of the table (from cache); each patient's terms are its own,
+        # whatever the order or the number of threads
+        clock = np.exp(np.clip(eta[3], -LOG_A_MAX, LOG_A_MAX))
+        order = np.lexsort((time * clock, grade_index))
+        t_o = np.ascontiguousarray(time[order])
+        e_o = np.ascontiguousarray(event[order])
+        eta_o = np.ascontiguousarray(eta[:, order])
+        g_o = np.ascontiguousarray(grade_index[order])
+        out_o = np.zeros(n)
+        grad_o = np.zeros((n, 5))
         tabt = self.by_time if spread else self.values
         geom = self.geometry
 
         def run(lo: int, hi: int) -> None:
             _log_terms(
-                time[lo:hi],
-                event[lo:hi],
-                eta[:, lo:hi],
+                t_o[lo:hi],
+                e_o[lo:hi],
+                eta_o[:, lo:hi],
                 sigma,
-                grade_index[lo:hi],
+                g_o[lo:hi],
                 spread,
                 self.values,
                 tabt,
@@ -191,8 +203,8 @@ class KernelTable:
                 step,
                 active,
                 with_grad,
-                out[lo:hi],
-                grad[lo:hi],
+                out_o[lo:hi],
+                grad_o[lo:hi],
             )
 
         # patients are independent: contiguous blocks on threads (the compiled loop releases
@@ -202,6 +214,10 @@ class KernelTable:
             run(0, n)
         else:
             list(_pool().map(run, bounds[:-1], bounds[1:]))
+        out = np.empty(n)
+        grad = np.empty((n, 5))
+        out[order] = out_o
+        grad[order] = grad_o
         return out, grad
 
 
@@ -298,26 +314,19 @@ def _tabulate(
     )
     n_s = len(sch.weights)
 
-    def grade_rows(grade: int) -> list[np.ndarray]:
-        rows = []
-        x = LOG2_I0_MIN
-        while x <= LOG2_I0_MAX + 1e-9:
-            ck = class_kernels(mech, cancer, grade, 2.0**x, times, sch)
-            arr = np.empty((n_s, N_TAB, times.shape[0]))
-            arr[:, T_KC] = ck.kc
-            arr[:, T_KCT] = ck.kc_t
-            arr[:, T_RHO] = ck.rho
-            arr[:, T_DRHO] = ck.drho
-            arr[:, T_Q0] = ck.q0
-            _smooth(arr, dt)
-            rows.append(arr)
-            if ck.kc[:, -1].max() <= 0.0 and not ck.monotone:
-                break
-            x += LOG2_I0_STEP
-        return rows
+    def row(grade: int, x: float) -> tuple[np.ndarray, bool]:
+        # one row of the table, and whether it is the last (its clones never reach detection)
+        ck = class_kernels(mech, cancer, grade, 2.0**x, times, sch)
+        arr = np.empty((n_s, N_TAB, times.shape[0]))
+        arr[:, T_KC] = ck.kc
+        arr[:, T_KCT] = ck.kc_t
+        arr[:, T_RHO] = ck.rho
+        arr[:, T_DRHO] = ck.drho
+        arr[:, T_Q0] = ck.q0
+        _smooth(arr, dt)
+        return arr, bool(ck.kc[:, -1].max() <= 0.0 and not ck.monotone)
 
-    # grades are independent (the compiled schedules release the GIL): one thread each
-    per_grade = list(_pool().map(grade_rows, grades))
+    per_grade = _rows_until_last(row, grades)
     n_i0 = max(len(rows) for rows in per_grade)
     values = np.empty((len(grades), n_i0, n_s, N_TAB, times.shape[0]))
     for g, rows in enumerate(per_grade):
@@ -334,6 +343,33 @@ def _tabulate(
         m_local=float(mech.detection_cells_local),
         sub_rows=int(sub_rows),
     )
+
+
+def _rows_until_last(
+    row: Callable[[int, float], tuple[np.ndarray, bool]], grades: tuple[int, ...]
+) -> list[list[np.ndarray]]:
+    """Each grade's rows from ``LOG2_I0_MIN`` upwards in steps of ``LOG2_I0_STEP``, to the
+    first that ``row`` calls the last (or ``LOG2_I0_MAX``).
+
+    Rows are independent (the compiled schedules release the GIL), so they are computed in
+    waves on every core: each wave takes the next rows of every unfinished grade, and the
+    rows a wave computes past a grade's last are dropped. The rows are the same whatever
+    the number of cores."""
+    n_max = int(round((LOG2_I0_MAX - LOG2_I0_MIN) / LOG2_I0_STEP)) + 1
+    rows: dict[int, list[np.ndarray]] = {g: [] for g in grades}
+    open_grades = list(grades)
+    while open_grades:
+        per = max(1, -(-available_cores() // len(open_grades)))  # rows per grade this wave
+        tasks = [
+            (g, j) for g in open_grades for j in range(len(rows[g]), min(len(rows[g]) + per, n_max))
+        ]
+        done = list(_pool().map(lambda gj: row(gj[0], LOG2_I0_MIN + LOG2_I0_STEP * gj[1]), tasks))
+        for (g, j), (arr, last) in zip(tasks, done, strict=True):
+            if g in open_grades and j == len(rows[g]):
+                rows[g].append(arr)
+                if last or j + 1 >= n_max:
+                    open_grades.remove(g)
+    return [rows[g] for g in grades]
 
 
 def _smooth(arr: np.ndarray, dt: float) -> None:

@@ -494,6 +494,40 @@ def _log_pois(k: int, log_m: float, m: float) -> float:
     return -m + k * log_m - math.lgamma(k + 1.0)
 
 
+FEW_J = 1.0  # below this lam, J ~ Poisson(lam) takes few values: sum over J, not over K
+
+
+@njit(cache=True)
+def _few_j_terms(mu: float, lam: float) -> tuple[float, float, float, float]:
+    # local_detection_terms summed over J instead of K: P(J < K) = sum_j P(J = j) P(K > j),
+    # E P(J = K - c) = sum_j P(J = j) P(K = j + c) for c = 1, 0, 2; for lam < FEW_J the
+    # terms fall below 1e-17 within a few j (two for lam ~ 1e-10), where the sum over K's
+    # bulk takes tens of steps. P(K > j) by subtraction from P(K > 0): absolute error ~1e-17.
+    pj = math.exp(-lam)  # P(J = j)
+    pk = math.exp(-mu)  # P(K = j)
+    pk1 = pk * mu  # P(K = j + 1)
+    pk2 = pk1 * mu * 0.5  # P(K = j + 2)
+    tail = -math.expm1(-mu)  # P(K > j)
+    prob = pj * tail
+    at_k = pj * pk
+    dens = pj * pk1
+    below = pj * pk2
+    j_max = int(math.ceil(lam + 12.0 * math.sqrt(lam) + 30.0))
+    for j in range(1, j_max + 1):
+        pj *= lam / j
+        if pj < 1e-17:  # j > lam: the terms only fall from here
+            break
+        tail = max(tail - pk1, 0.0)  # P(K > j) = P(K > j - 1) - P(K = j)
+        pk = pk1
+        pk1 = pk2
+        pk2 = pk2 * mu / (j + 2.0)
+        prob += pj * tail
+        at_k += pj * pk
+        dens += pj * pk1
+        below += pj * pk2
+    return min(prob, 1.0), dens, at_k, below
+
+
 @njit(cache=True)
 def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, float]:
     """``P(J < K)``, ``E P(J = K - 1)``, ``E P(J = K)`` and ``E P(J = K - 2)`` (expectations
@@ -506,8 +540,9 @@ def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, f
     derivative in ``rho`` is ``lam E P(J = K - 1)``), ``d/dmu = E P(J = K)`` (for Poisson
     ``K``, ``d/dmu E g(K) = E[g(K + 1) - g(K)]``), and ``d/dlam P(J = j) = P(J = j - 1) -
     P(J = j)``. Terms are summed by recursion over ``k`` within ``mu +- 12 sqrt(mu) + 30`` and
-    ``j`` within ``lam +- 12 sqrt(lam) + 30``; the probabilities are accurate to about 1e-15
-    absolute for ``mu`` up to 1e3, 1e-10 at the clamp of residual cells (e^12).
+    ``j`` within ``lam +- 12 sqrt(lam) + 30`` (over ``j`` alone when ``lam < FEW_J``); the
+    probabilities are accurate to about 1e-15 absolute for ``mu`` up to 1e3, 1e-10 at the
+    clamp of residual cells (e^12).
     """
     if mu <= 0.0:
         return 0.0, 0.0, math.exp(-lam), 0.0
@@ -523,6 +558,8 @@ def local_detection_terms(mu: float, lam: float) -> tuple[float, float, float, f
     if lam + 12.0 * math.sqrt(lam) + 30.0 < kmin:
         # J below K's bulk up to 1e-17 (the mirror of the case above): detected for sure
         return 1.0, 0.0, 0.0, 0.0
+    if lam < FEW_J:
+        return _few_j_terms(mu, lam)
     log_mu = math.log(mu)
     # F = P(J <= kmin - 1), pj = P(J = kmin - 1) and pj2 = P(J = kmin - 2), summed over J's
     # bulk only (lam +- 12 sqrt(lam) + 30; the terms outside are below 1e-17)
