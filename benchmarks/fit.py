@@ -37,9 +37,10 @@ from rich.table import Table
 os.environ["REMNANT_CACHE_DIR"] = "off"  # tables built, not read from the store
 
 from remnant.data import load_cohort  # noqa: E402
+from remnant.inference.links import MechanismLinks
 from remnant.inference.model import RemnantFit, fit
 from remnant.inference.recovery import simulated_cohort
-from remnant.inference.tables import KernelTable, build_table, clear_tables
+from remnant.inference.tables import TABLE_YEARS, KernelTable, build_table, clear_tables
 from remnant.yardstick.base import as_covariates
 
 REPEATS = 3  # best of three: the machine runs other work
@@ -68,7 +69,10 @@ def best_of(
 def table_of(fitted: RemnantFit) -> Callable[[], KernelTable]:
     """Building the kernel table of ``fitted`` afresh."""
     lk = fitted.links
-    return lambda: build_table(lk.mechanism, lk.cancer, lk.grades(), n_draws=fitted.n_draws)
+    years = lk.table_years if isinstance(lk, MechanismLinks) else TABLE_YEARS
+    return lambda: build_table(
+        lk.mechanism, lk.cancer, lk.grades(), n_draws=fitted.n_draws, seed=fitted.seed, years=years
+    )
 
 
 def main() -> None:

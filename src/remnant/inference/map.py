@@ -6,8 +6,8 @@ recurrence, ``log S(t_i)`` when censored; other-cause deaths are independent cen
 deaths counted by the endpoint have their own hazard, :mod:`remnant.inference.death`). Each
 ``l_i`` depends on ``theta`` only through the patient's four predictors and the shared spread,
 so its gradient is ``sum_k A_k^T dl/d eta_k``, with the per-patient derivatives in closed
-form in ``log mu``, ``log res`` and ``log a`` and by central differences in ``log I0`` and the
-spread (:mod:`remnant.inference.tables`), and its Hessian ``sum_i A_i^T H_i A_i`` with each
+form (:mod:`remnant.inference.patient_terms`; at one ``log I0``, central differences in ``log
+I0`` and ``log a``), and its Hessian ``sum_i A_i^T H_i A_i`` with each
 patient's ``H_i`` the central differences of those derivatives. L-BFGS-B (in whitened
 coordinates for mechanism links, :func:`_lbfgs`) finds the mode and
 Newton steps polish it; the Hessian there gives the Laplace covariance. The fit fails loudly
@@ -161,7 +161,7 @@ class Objective:
         linear in ``theta`` (``eta_i = c_i + A_i theta``, with ``log sigma`` a parameter of
         its own), so ``H = sum_i A_i^T H_i A_i`` plus the prior's curvature, with ``H_i`` the
         central differences (``step``, 0.001 on the log scale) of the patient's five
-        derivatives (three in closed form): ten evaluations of the per-patient gradients for
+        derivatives (in closed form): ten evaluations of the per-patient gradients for
         any number of parameters.
         """
         theta = np.asarray(theta, dtype=float)
