@@ -199,6 +199,33 @@ def _band_sums(
 
 
 @njit(cache=True)
+def _weighed(
+    t: float,
+    x: np.ndarray,
+    g: int,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    wts: np.ndarray,
+) -> tuple[float, float, float]:
+    # _one over the spread of immunity with the points' weights wts given (they depend on
+    # the patient, not on t): read (on rows) or use (on half rows, whose midpoints need every
+    # row) only the points the band weighs
+    lm = min(x[X_MU], LOG_MU_MAX)
+    lr = min(x[X_RES], LOG_RES_MAX)
+    k, fu, a = _time_cell(t, x[X_A], geom[G_DT], tabt.shape[1])
+    n_s = tabt.shape[3]
+    lo, hi = _weighted_span(wts)
+    if int(geom[G_SUB]) == 1:
+        part = np.empty((hi - lo, n_s, N_TAB))
+        _gather_rows(tabt, g, k, fu, part, lo)
+        return _band_sums(lm, lr, a, part, w, geom[G_ML], wts[lo:hi])
+    full = np.empty((wts.shape[0], n_s, N_TAB))
+    _gather(tabt, g, k, fu, full)
+    return _band_sums(lm, lr, a, full[lo:hi], w, geom[G_ML], wts[lo:hi])
+
+
+@njit(cache=True)
 def _one(
     t: float,
     x: np.ndarray,
@@ -223,19 +250,10 @@ def _one(
     lm = min(lm, LOG_MU_MAX)
     k, fu, a = _time_cell(t, la, dt, n_t)
     if spread:
-        # log I0 = li + sigma Z between patients, Z within the band: weigh the points first,
-        # then read (on rows) or use (on half rows, whose midpoints need every row) only those
-        # the band weighs
+        # log I0 = li + sigma Z between patients, Z within the band: weigh the points first
         wts = np.empty(_n_points(n_i0, geom))
         _row_weights(li, sigma, x[X_ZLO], x[X_ZHI], geom, wts)
-        lo, hi = _weighted_span(wts)
-        if int(geom[G_SUB]) == 1:
-            part = np.empty((hi - lo, n_s, N_TAB))
-            _gather_rows(tabt, g, k, fu, part, lo)
-            return _band_sums(lm, lr, a, part, w, m_loc, wts[lo:hi])
-        full = np.empty((wts.shape[0], n_s, N_TAB))
-        _gather(tabt, g, k, fu, full)
-        return _band_sums(lm, lr, a, full[lo:hi], w, m_loc, wts[lo:hi])
+        return _weighed(t, x, g, tabt, w, geom, wts)
     # each patient at its own log I0: the schedules' quantities there (_point_column), summed
     # as one row of weight 1
     col = np.empty((1, n_s, N_TAB))
@@ -469,12 +487,18 @@ def _curves(
     geom: np.ndarray,
     out: np.ndarray,
 ) -> None:
+    wts = np.empty(_n_points(tab.shape[1], geom))
     for i in range(eta.shape[1]):
         x = np.array(
             [eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, band_z[0, i], band_z[1, i]]
         )
+        if spread:  # the spread's weights are the patient's, at every time
+            _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts)
         for k in range(times.shape[0]):
-            s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
+            if spread:
+                s, fl, fd = _weighed(times[k], x, gi[i], tabt, w, geom, wts)
+            else:
+                s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
             out[i, k, 0] = s
             out[i, k, 1] = fl
             out[i, k, 2] = fd
