@@ -361,5 +361,5 @@ def explain(
         earlier_months=float(earlier_months),
         recurrence_free_years=float(recurrence_free_years),
         conditional=conditional,
-        model={"data": fit.data, "parameters": fit.to_dict()["parameters"]},
+        model={"data": fit.data, "parameters": fit.parameter_summary()},
     )

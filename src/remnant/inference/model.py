@@ -245,6 +245,17 @@ class RemnantFit:
             index=pd.Index(names, name="parameter"),
         )
 
+    def parameter_summary(self) -> dict[str, dict[str, float]]:
+        """:meth:`parameters` as ``{name: {estimate, se, lower, upper}}`` (what ``to_dict``
+        and an explanation's provenance hold)."""
+        table = self.parameters()
+        cols = ("estimate", "se", "lower", "upper")
+        values = table[list(cols)].to_numpy(dtype=float)
+        return {
+            str(n): dict(zip(cols, map(float, row), strict=True))
+            for n, row in zip(table.index, values, strict=True)
+        }
+
     def _covariates(self, X: Any) -> pd.DataFrame:
         """``X`` as a table with the columns the links read (a bad ``X`` raises, naming it)."""
         frame = covariate_table("X", X)
@@ -360,10 +371,7 @@ class RemnantFit:
             "model": "remnant",
             "links": self.links.to_dict(),
             "mechanism": dataclasses.asdict(self.mechanism),
-            "parameters": {
-                n: {"estimate": float(v), "se": float(s), "lower": float(lo), "upper": float(hi)}
-                for n, v, s, lo, hi in self.parameters().reset_index().itertuples(index=False)
-            },
+            "parameters": self.parameter_summary(),
             "theta": [float(v) for v in r.theta],
             "covariance": [[float(v) for v in row] for row in r.covariance],
             "fit": {

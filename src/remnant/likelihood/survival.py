@@ -190,12 +190,24 @@ class PatientClass:
 
 
 def patient_classes(pa: PatientArrays) -> list[PatientClass]:
-    """Patients grouped by dynamics class (cancer, grade, baseline immunity), sorted."""
-    frame = pd.DataFrame({"c": pa.cancer, "g": pa.grade, "i": pa.immunity})
-    out = []
-    for (c, g, i), idx in frame.groupby(["c", "g", "i"], sort=True).indices.items():
-        out.append(PatientClass(str(c), int(g), float(i), np.asarray(idx)))
-    return out
+    """Patients grouped by dynamics class (cancer, grade, baseline immunity), sorted by
+    class; each class's members in their order."""
+    n = len(pa)
+    if n == 0:
+        return []
+    names, cancer = np.unique(np.asarray(pa.cancer).astype(str), return_inverse=True)
+    grade = np.asarray(pa.grade).astype(np.int64)
+    immunity = np.asarray(pa.immunity, dtype=np.float64)
+    order = np.lexsort((immunity, grade, cancer))  # stable: members stay in their order
+    c, g, i = cancer[order], grade[order], immunity[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = (c[1:] != c[:-1]) | (g[1:] != g[:-1]) | (i[1:] != i[:-1])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n)
+    return [
+        PatientClass(str(names[c[a]]), int(g[a]), float(i[a]), order[a:b])
+        for a, b in zip(starts, ends, strict=True)
+    ]
 
 
 def dormant_means(
