@@ -17,8 +17,10 @@ default: the shipped fit of the patient's cancer) and returns an :class:`Explana
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +188,17 @@ def _frame(patients: list[Patient]) -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(p) for p in patients])
 
 
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    # one pool per process for every explanation's curves (starting threads per call costs
+    # milliseconds; concurrent explanations share the cores instead of each taking all)
+    return ThreadPoolExecutor(max_workers=available_cores(), thread_name_prefix="explain")
+
+
+# a forked child has none of the parent's threads: it starts a pool of its own
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def explain(
     patient: Patient,
     fit: RemnantFit | None = None,
@@ -290,14 +303,12 @@ def explain(
             1.0 - fit.design_curves(games, five, th)[:, 0, 0],
         )
 
-    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        point_job = pool.submit(fit.design_curves, rows_design, times, None)
-        mixed_job = pool.submit(fit.design_curves, games, five, None)
-        band = posterior_band(
-            fit.result.theta, fit.result.covariance, own_and_games, draws, seed, pool
-        )
-        curves = point_job.result()
-        mixed_5y = 1.0 - mixed_job.result()[:, 0, 0]
+    pool = _pool()
+    point_job = pool.submit(fit.design_curves, rows_design, times, None)
+    mixed_job = pool.submit(fit.design_curves, games, five, None)
+    band = posterior_band(fit.result.theta, fit.result.covariance, own_and_games, draws, seed, pool)
+    curves = point_job.result()
+    mixed_5y = 1.0 - mixed_job.result()[:, 0, 0]
     point = 1.0 - curves[:, :, 0]
 
     def game(r5: np.ndarray) -> dict[frozenset[str], float]:

@@ -35,6 +35,7 @@ import collections
 import dataclasses
 import functools
 import json
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -236,6 +237,10 @@ def _threads(n: int) -> int:
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=available_cores())
+
+
+# a forked child has none of the parent's threads: it starts a pool of its own
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def build_table(
