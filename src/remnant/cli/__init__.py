@@ -74,11 +74,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code (0, 1, 2 or 130).
 
-    As a console script (``argv`` None) the process exits with that code, and SIGTERM is
-    handled like Ctrl-C, so that temporary files are removed either way.
+    As a console script (``argv`` None) the process exits with that code, and SIGINT
+    (Ctrl-C) and SIGTERM raise KeyboardInterrupt, so that temporary files are removed either
+    way.
     """
     args = sys.argv[1:] if argv is None else list(argv)
     if argv is None:
+        # Ctrl-C and SIGTERM both raise KeyboardInterrupt through this module's handler,
+        # whatever a library set for SIGINT before
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
     code = _run(args)
     if argv is None:

@@ -180,10 +180,15 @@ def simulate_command(
             },
         )
     # the engine (numba) is imported once the cheap checks have passed
+    import pyarrow
     from rich.console import Console
 
     from remnant.engine.simulate import draw_seed, simulate
     from remnant.report.tables import print_summary
+
+    # the command line handles Ctrl-C and SIGTERM itself (remnant.cli.main); pyarrow's own
+    # handlers, set for the length of each write, must not come between a signal and it
+    pyarrow.enable_signal_handlers(False)
 
     if seed is None and resume and store is not None:
         from remnant.engine.store import read_manifest
