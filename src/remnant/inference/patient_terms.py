@@ -244,16 +244,16 @@ def _one(
     n_i0 = tab.shape[1]
     n_s = tab.shape[2]
     n_t = tab.shape[4]
-    # clamp the predictors to where the model is meaningful (and the margin-clone sum stays
-    # short): clock speed within e^+-6, residual cells <= e^12, seeds <= e^30
-    lr = min(lr, LOG_RES_MAX)
-    lm = min(lm, LOG_MU_MAX)
-    k, fu, a = _time_cell(t, la, dt, n_t)
     if spread:
         # log I0 = li + sigma Z between patients, Z within the band: weigh the points first
         wts = np.empty(_n_points(n_i0, geom))
         _row_weights(li, sigma, x[X_ZLO], x[X_ZHI], geom, wts)
         return _weighed(t, x, g, tabt, w, geom, wts)
+    # clamp the predictors to where the model is meaningful (and the margin-clone sum stays
+    # short): clock speed within e^+-6 (_time_cell), residual cells <= e^12, seeds <= e^30
+    lr = min(lr, LOG_RES_MAX)
+    lm = min(lm, LOG_MU_MAX)
+    k, fu, a = _time_cell(t, la, dt, n_t)
     # each patient at its own log I0: the schedules' quantities there (_point_column), summed
     # as one row of weight 1
     col = np.empty((1, n_s, N_TAB))
@@ -345,6 +345,36 @@ def _slope_column(
                 dbuf[2 * r + 1, s, v] = (up[2 * r + 1, s, v] - down[2 * r + 1, s, v]) / (2.0 * h)
 
 
+@njit(cache=True, inline="always")
+def _term(
+    ev: int,
+    sums: np.ndarray,
+    derivs: np.ndarray,
+    wts: np.ndarray,
+    active: np.ndarray,
+    slopes: tuple[tuple[int, int], ...],
+    with_grad: bool,
+    out: np.ndarray,
+    grad: np.ndarray,
+    i: int,
+) -> float:
+    # patient i's term from its points' sums and weights, in out[i]; with_grad: its row of
+    # grad zeroed, then the closed-form derivatives of the predictors in slopes ((position,
+    # first column of derivs)) that are active. Returns the likelihood (0 without with_grad).
+    sff = _mix(sums, wts)
+    out[i] = _log_of(ev, sff)
+    if not with_grad:
+        return 0.0
+    for p in range(N_GRAD):
+        grad[i, p] = 0.0
+    v = _value_of(ev, sff)
+    if v > IMPOSSIBLE:
+        for p, c in slopes:
+            if active[p]:
+                grad[i, p] = _value_of(ev, _mix(derivs[:, c : c + 3], wts)) / v
+    return v
+
+
 @njit(cache=True, nogil=True)
 def _log_terms(
     t: np.ndarray,
@@ -414,17 +444,9 @@ def _log_terms(
                 )
             else:
                 _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts0)
-            sff = _mix(rows0, wts0)
-            out[i] = _log_of(ev[i], sff)
-            if not with_grad:
-                continue
-            for p in range(N_GRAD):
-                grad[i, p] = 0.0
-            v = _value_of(ev[i], sff)
-            if v > IMPOSSIBLE:
-                for p, col in ((X_MU, D_MU), (X_RES, D_RES), (X_A, D_A)):
-                    if active[p]:
-                        grad[i, p] = _value_of(ev[i], _mix(drows[:, col : col + 3], wts0)) / v
+            rows_slopes = ((X_MU, D_MU), (X_RES, D_RES), (X_A, D_A))
+            v = _term(ev[i], rows0, drows, wts0, active, rows_slopes, with_grad, out, grad, i)
+            if with_grad and v > IMPOSSIBLE:
                 # the weights' derivatives in closed form (_row_weight_slopes)
                 if active[X_I0]:
                     grad[i, X_I0] = _value_of(ev[i], _mix(rows0, wts_li)) / v
@@ -450,17 +472,10 @@ def _log_terms(
             False,
             False,
         )
-        sff = _mix(own_sums, ONE_ROW)
-        out[i] = _log_of(ev[i], sff)
+        own_slopes = ((X_MU, D_MU), (X_RES, D_RES))
+        _term(ev[i], own_sums, own_derivs, ONE_ROW, active, own_slopes, with_grad, out, grad, i)
         if not with_grad:
             continue
-        for p in range(N_GRAD):
-            grad[i, p] = 0.0
-        v = _value_of(ev[i], sff)
-        if v > IMPOSSIBLE:
-            for p, d in ((X_MU, D_MU), (X_RES, D_RES)):
-                if active[p]:
-                    grad[i, p] = _value_of(ev[i], _mix(own_derivs[:, d : d + 3], ONE_ROW)) / v
         for p in (X_I0, X_A):
             if not active[p]:
                 continue
