@@ -13,8 +13,10 @@ server's memory). After ``--seconds`` no request is started; those in flight get
 ``--drain`` more seconds, and any still unanswered then is cut (counted apart from the
 errors). Then the server is stopped.
 
-Prints the requests answered, errors, cut, requests/s and the latency's p50, p95 and max;
-``--json`` writes the same. Traffic goes to 127.0.0.1 only.
+Prints the requests answered, errors, cut, requests/s and the latency's p50, p95 and max, and
+the server's CPU seconds per answered request (from ``/proc``: what the answers cost,
+whatever else the machine runs meanwhile; Linux only); ``--json`` writes the same. Traffic
+goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -129,6 +131,28 @@ async def run_load(
     }
 
 
+def server_cpu_seconds() -> float | None:
+    """CPU seconds (user + system) used so far by this process's children (the server), from
+    ``/proc``; None where there is no ``/proc``."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for pid in filter(str.isdigit, entries):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after the command's name
+        if int(fields[1]) == os.getpid():  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def _seconds(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -152,8 +176,15 @@ def main(argv: list[str] | None = None) -> int:
             body = {**WARM_PATIENT, "cancer": cancer}
             httpx.post(f"{url}{PREDICT}", json=body, timeout=300.0).raise_for_status()
         warm_s = time.perf_counter() - warm
+        cpu0 = server_cpu_seconds()
         result = asyncio.run(run_load(url, args.clients, args.seconds, args.patients, args.drain))
+        cpu1 = server_cpu_seconds()
     result["warmup_s"] = warm_s
+    result["server_cpu_s_per_request"] = (
+        (cpu1 - cpu0) / result["answered"]
+        if cpu0 is not None and cpu1 is not None and result["answered"]
+        else None
+    )
     print(
         f"{result['clients']} clients, {result['seconds']:g} s (+{result['drain']:g} s drain), "
         f"patients {result['patients']}; warm-up request {warm_s:.1f} s"
@@ -165,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"latency p50 {_seconds(result['p50_s'])} s, p95 {_seconds(result['p95_s'])} s, "
-        f"max {_seconds(result['max_s'])} s"
+        f"max {_seconds(result['max_s'])} s; server CPU "
+        f"{_seconds(result['server_cpu_s_per_request'])} s per request"
     )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

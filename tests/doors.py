@@ -557,7 +557,7 @@ def install_fast_predict(monkeypatch: Any) -> None:
     """``predict`` without building a kernel table (the explanation itself is real code)."""
     from remnant.inference.model import RemnantFit
 
-    monkeypatch.setattr(RemnantFit, "table", property(lambda self: FakeKernelTable()))
+    monkeypatch.setattr(RemnantFit, "grade_table", lambda self, grade: FakeKernelTable())
 
 
 _TINY_FIT: dict[str, Any] = {}

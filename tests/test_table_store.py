@@ -75,3 +75,29 @@ def test_at_most_max_entries_are_kept(store, monkeypatch):
     for k in (1.0, 1.2, 1.4):
         small(Mechanism(kill_rate=0.012 * k))
     assert len(list(store.iterdir())) == 2
+
+
+def test_each_grade_is_stored_and_a_table_of_several_is_their_rows(store):
+    both = tables.build_table(Mechanism(), "colon", (1, 3), n_draws=2, years=3.0)
+    assert len(list(store.iterdir())) == 2  # one entry per grade
+    tables.clear_tables()
+    alone = [tables.build_table(Mechanism(), "colon", (g,), n_draws=2, years=3.0) for g in (1, 3)]
+    for g, one in zip((1, 3), alone, strict=True):
+        n = both.rows_of(g)
+        assert one.values.shape[1] == n == one.rows_of(g)
+        i = both.grades.index(g)
+        assert one.values.tobytes() == both.values[i : i + 1, :n].tobytes()
+        # rows past a grade's own repeat its last
+        assert (both.values[i, n:] == both.values[i, n - 1]).all()
+    tables.clear_tables()
+    again = tables.build_table(Mechanism(), "colon", (1, 3), n_draws=2, years=3.0)
+    assert again.values.tobytes() == both.values.tobytes()  # stacked from the stored grades
+    assert again.grade_rows == both.grade_rows
+
+
+def test_a_grade_of_a_kept_table_is_a_view_not_a_copy(store):
+    both = tables.build_table(Mechanism(), "colon", (1, 2), n_draws=2, years=3.0)
+    one = tables.build_table(Mechanism(), "colon", (2,), n_draws=2, years=3.0)
+    assert np.shares_memory(one.values, both.values)
+    assert one.grades == (2,)
+    assert one.log2_i0.shape[0] == one.values.shape[1] == both.rows_of(2)

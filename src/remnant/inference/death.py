@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
 from remnant.errors import ConvergenceError
 from remnant.likelihood.mortality import death_survival
@@ -158,6 +157,8 @@ def fit_death(time_days: np.ndarray, death: np.ndarray, age: np.ndarray) -> Othe
     x = (np.asarray(age, dtype=float) - AGE_CENTRE) / DECADE
     args = (years, d, x)
     start, _ = _prior()
+    from scipy import optimize  # imported when a hazard is fitted (0.6 s of imports)
+
     res = optimize.minimize(
         _negative_log_posterior, start, args=args, jac=True, method="BFGS", tol=1e-10
     )

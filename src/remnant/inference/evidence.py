@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 LOG_SCALE_BOUNDS = (math.log(0.05), math.log(4.0))  # lambda from 1/20 to 4 times the default
 
@@ -107,6 +106,8 @@ class Expansion:
     def best_scale(self) -> tuple[float, float, np.ndarray]:
         """The scale of highest Laplace evidence (bounded: :data:`LOG_SCALE_BOUNDS`), its log
         evidence and the mode it predicts."""
+        from scipy import optimize  # imported when a fit compares scales
+
         res = optimize.minimize_scalar(
             lambda log_scale: -self.log_evidence(math.exp(log_scale))[0],
             bounds=LOG_SCALE_BOUNDS,

@@ -210,6 +210,7 @@ class RemnantFit:
     seed: int = 0
     death: OtherCauseDeath | None = None
     _table: KernelTable | None = field(default=None, repr=False)
+    _grade_tables: dict[int, KernelTable] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def mechanism(self) -> Mechanism:
@@ -227,6 +228,22 @@ class RemnantFit:
                 years=_table_years(self.links),
             )
         return self._table
+
+    def grade_table(self, grade: int) -> KernelTable:
+        """The kernels of one of the model's grades alone (its rows only), on which the
+        curves of its patients are computed; made once, from :attr:`table` if it is built."""
+        table = self._grade_tables.get(grade)
+        if table is None:
+            table = build_table(
+                self.mechanism,
+                self.links.cancer,
+                (int(grade),),
+                n_draws=self.n_draws,
+                seed=self.seed,
+                years=_table_years(self.links),
+            )
+            self._grade_tables[grade] = table
+        return table
 
     def parameters(self, level: float = 0.95) -> pd.DataFrame:
         """Estimates (log scale) with standard errors and Laplace intervals, one row each."""
@@ -290,14 +307,25 @@ class RemnantFit:
             raise RemnantInputError(
                 "times", f"times up to {years:g} years (the model's table)", float(t.max())
             )
-        return self.table.curves(
-            times_array(t),
-            design.predictors(th),
-            design.spread(th),
-            design.grade_index,
-            design.spread_integrated,
-            design.band_z,
-        )
+        # each grade's patients on that grade's own table: a patient's curve is the same
+        # whichever other grades the model knows or were asked with it
+        t = times_array(t)
+        eta = design.predictors(th)
+        sigma = design.spread(th)
+        grades = self.links.grades()
+        gi = np.asarray(design.grade_index)
+        out = np.empty((gi.shape[0], t.shape[0], 3))
+        for g in np.unique(gi):
+            idx = np.flatnonzero(gi == g)
+            out[idx] = self.grade_table(grades[int(g)]).curves(
+                t,
+                eta[:, idx],
+                sigma,
+                np.zeros(idx.shape[0], dtype=gi.dtype),
+                design.spread_integrated,
+                None if design.band_z is None else design.band_z[:, idx],
+            )
+        return out
 
     def calibrated_mechanism(self, theta: np.ndarray | None = None) -> Mechanism:
         """The mechanism with this fit's parameters written into it (mechanism links):

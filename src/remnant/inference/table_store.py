@@ -1,9 +1,9 @@
 """Kernel tables kept on disk between processes, so that a new process does not tabulate again.
 
 A kernel table (:mod:`remnant.inference.tables`) takes seconds to build and depends only on its
-arguments and on the code that computes it, so the first process to build one writes it to
-a cache directory and later processes read it back: the same float64 values, bit for bit, in
-a fraction of a second (docs/performance.md, "The calculator").
+arguments and on the code that computes it, so the first process to build one writes each of
+its grades to a cache directory and later processes read them back: the same float64 values,
+bit for bit, in a fraction of a second (docs/performance.md, "The calculator").
 
 The directory is ``$REMNANT_CACHE_DIR`` if set (``off`` or an empty value: no disk cache),
 else ``$XDG_CACHE_HOME/remnant/tables``, else ``~/.cache/remnant/tables``. An entry's name is
@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "REMNANT_CACHE_DIR"
 DISABLED = ("", "off", "none", "0")
-# about 160 MB per table of one cancer (three grades, 25 years): four are two cancers' shipped
-# models and two fits of the user's own
-MAX_STORED_TABLES = 4
+# entries of one grade each, about 50 MB (80 years): twelve are the two cancers' shipped models
+# (five grades) and two fits of the user's own
+MAX_STORED_TABLES = 12
 # the modules whose code decides a table's values (besides its arguments, in the key)
 SOURCES = (
     "likelihood",
@@ -73,7 +73,8 @@ def source_digest() -> str:
 
 
 def entry_name(key: tuple[object, ...]) -> str:
-    """The directory name of the table of ``key`` (the arguments of ``build_table``)."""
+    """The directory name of the table of ``key`` (the arguments of ``build_table``, one
+    grade)."""
     text = json.dumps([source_digest(), *key], default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -99,6 +100,7 @@ def load(key: tuple[object, ...]) -> KernelTable | None:
             values=values,
             m_local=float(meta["m_local"]),
             sub_rows=int(meta["sub_rows"]),
+            grade_rows=tuple(int(n) for n in meta.get("grade_rows", ())),
         )
         if values.dtype != np.float64 or values.shape[:2] != (
             len(table.grades),
@@ -132,6 +134,7 @@ def save(key: tuple[object, ...], table: KernelTable) -> None:
                 "dt": table.dt,
                 "m_local": table.m_local,
                 "sub_rows": table.sub_rows,
+                "grade_rows": list(table.grade_rows),
             }
             (tmp / _META).write_text(json.dumps(meta))
             os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it owner-only

@@ -37,7 +37,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -91,6 +91,10 @@ class KernelTable:
     sub_rows : int
         Points per row step on which the spread path integrates: 1 (the rows) or 2 (the rows
         and the limited cubic's midpoints).
+    grade_rows : tuple of int
+        Rows of each grade's own (its last is the first whose clones never reach detection);
+        a grade with fewer rows than ``values`` holds repeats its last row above them.
+        Empty: every grade fills every row.
     """
 
     cancer: str
@@ -101,6 +105,24 @@ class KernelTable:
     values: np.ndarray
     m_local: float
     sub_rows: int = SPREAD_SUB_ROWS
+    grade_rows: tuple[int, ...] = ()
+
+    def rows_of(self, grade: int) -> int:
+        """The number of rows of ``grade``'s own."""
+        i = self.grades.index(grade)
+        return self.grade_rows[i] if self.grade_rows else int(self.values.shape[1])
+
+    def one_grade(self, grade: int) -> KernelTable:
+        """The table of ``grade`` alone, on its own rows (a view: nothing is copied)."""
+        i = self.grades.index(grade)
+        n = self.rows_of(grade)
+        return dataclasses.replace(
+            self,
+            grades=(int(grade),),
+            log2_i0=self.log2_i0[:n],
+            values=self.values[i : i + 1, :n],
+            grade_rows=(n,),
+        )
 
     @property
     def by_time(self) -> np.ndarray:
@@ -223,9 +245,11 @@ class KernelTable:
 
 
 MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
-# tables kept by build_table: about 160 MB per grade (51-56 rows x 17 schedules x 5 x 4176
-# times), twice that once the time-major copy is taken; two cover a fit and its folds
-MAX_CACHED_TABLES = 2
+# tables kept by build_table, the latest used last: a table of several grades and each of its
+# grades (views of it, no copies) are entries of their own. About 50 MB per grade (59 rows x
+# 17 schedules x 5 x 1306 weeks), twice that once the time-major copy is taken: eight hold a
+# fit of three grades and its folds' fit, or the two shipped models' five grades of a server
+MAX_CACHED_TABLES = 8
 _TABLES: collections.OrderedDict[tuple[object, ...], KernelTable] = collections.OrderedDict()
 _TABLES_LOCK = threading.Lock()
 
@@ -256,10 +280,13 @@ def build_table(
 ) -> KernelTable:
     """Tabulate the kernels of ``cancer`` under ``mech`` (about 0.05 s per grid node).
 
-    A table depends only on its arguments, so the process keeps the latest
-    :data:`MAX_CACHED_TABLES` (read-only) and returns the same object when asked again:
-    the folds of a cross-validation, and the fits of one cohort, tabulate once; and it is
-    stored on disk for later processes (:mod:`remnant.inference.table_store`).
+    A grade's rows depend only on the arguments and that grade, so each grade is kept on its
+    own: the process keeps the latest :data:`MAX_CACHED_TABLES` tables (read-only) and
+    returns the same object when asked again (the folds of a cross-validation, and the fits
+    of one cohort, tabulate once), and each grade is stored on disk for later processes
+    (:mod:`remnant.inference.table_store`). A table of several grades holds each grade's
+    rows, the shorter ones padded with their last row; the grades not kept are tabulated
+    together.
 
     The ``I0`` grid runs upwards from ``2**LOG2_I0_MIN`` and stops at the first node whose
     clones never reach detection within the table (immunity clears them); above it the last
@@ -267,39 +294,121 @@ def build_table(
     """
     if sub_rows not in (1, 2):
         raise RemnantInputError("sub_rows", "1 or 2", sub_rows)
-    key = (
-        json.dumps(dataclasses.asdict(mech), sort_keys=True, default=repr),
-        cancer,
-        tuple(int(g) for g in grades),
-        int(n_draws),
-        int(seed),
-        float(dt),
-        float(years),
-        int(sub_rows),
-    )
+    grades = tuple(int(g) for g in grades)
+    mech_key = json.dumps(dataclasses.asdict(mech), sort_keys=True, default=repr)
+
+    def key(gs: tuple[int, ...]) -> tuple[object, ...]:
+        return (
+            mech_key,
+            cancer,
+            gs,
+            int(n_draws),
+            int(seed),
+            float(dt),
+            float(years),
+            int(sub_rows),
+        )
+
+    table = _kept(key(grades))
+    if table is not None:
+        return table
+    pieces: dict[int, KernelTable] = {}
+    for g in dict.fromkeys(grades):
+        piece = _kept(key((g,))) or table_store.load(key((g,)))
+        if piece is not None:
+            pieces[g] = piece
+    missing = tuple(g for g in dict.fromkeys(grades) if g not in pieces)
+    fresh = None
+    if missing:
+        fresh = _tabulate(mech, cancer, missing, n_draws, seed, dt, years, sub_rows)
+        for g in missing:
+            pieces[g] = fresh.one_grade(g)
+            table_store.save(key((g,)), pieces[g])
+    if fresh is not None and fresh.grades == grades:
+        table = fresh
+    elif len(grades) == 1:
+        table = pieces[grades[0]]
+    else:
+        table = _stacked([pieces[g] for g in grades])
+    _freeze(table)
+    _keep(key(grades), table)
+    for g in dict.fromkeys(grades):  # each grade a view of the table: no second copy
+        _keep(key((g,)), table.one_grade(g) if len(grades) > 1 else table)
+    return table
+
+
+def _kept(key: tuple[object, ...]) -> KernelTable | None:
     with _TABLES_LOCK:
         table = _TABLES.get(key)
         if table is not None:
             _TABLES.move_to_end(key)
-            return table
-    table = table_store.load(key)
-    if table is None:
-        table = _tabulate(mech, cancer, grades, n_draws, seed, dt, years, sub_rows)
-        table_store.save(key, table)
+        return table
+
+
+def _keep(key: tuple[object, ...], table: KernelTable) -> None:
+    with _TABLES_LOCK:
+        _TABLES[key] = table
+        _TABLES.move_to_end(key)
+        while len(_TABLES) > MAX_CACHED_TABLES:
+            _TABLES.popitem(last=False)
+
+
+def _freeze(table: KernelTable) -> None:
     # read-only: one table serves every fit in the process that asks for the same kernels
     table.values.flags.writeable = False
     table.weights.flags.writeable = False
-    with _TABLES_LOCK:
-        _TABLES[key] = table
-        while len(_TABLES) > MAX_CACHED_TABLES:
-            _TABLES.popitem(last=False)
-    return table
 
 
 def clear_tables() -> None:
     """Forget the tables :func:`build_table` keeps (the next call tabulates afresh)."""
     with _TABLES_LOCK:
         _TABLES.clear()
+
+
+def _stacked(pieces: list[KernelTable]) -> KernelTable:
+    """One table of the grades of ``pieces`` (one-grade tables of the same arguments)."""
+    first = pieces[0]
+    per_grade = [list(p.values[0]) for p in pieces]  # each row a view
+    return _table_of(
+        first.cancer,
+        tuple(p.grades[0] for p in pieces),
+        per_grade,
+        first.dt,
+        first.weights,
+        first.m_local,
+        first.sub_rows,
+    )
+
+
+def _table_of(
+    cancer: str,
+    grades: tuple[int, ...],
+    per_grade: Sequence[Sequence[np.ndarray]],
+    dt: float,
+    weights: np.ndarray,
+    m_local: float,
+    sub_rows: int,
+) -> KernelTable:
+    """A table of each grade's rows (``per_grade[g][j]``, shape (n_schedules, N_TAB,
+    n_times)), the grades with fewer rows than the most padded with their last."""
+    rows = tuple(len(r) for r in per_grade)
+    n_i0 = max(rows)
+    first = per_grade[0][0]
+    values = np.empty((len(grades), n_i0, *first.shape))
+    for g, grade_rows in enumerate(per_grade):
+        for j in range(n_i0):
+            values[g, j] = grade_rows[min(j, rows[g] - 1)]
+    return KernelTable(
+        cancer=cancer,
+        grades=grades,
+        log2_i0=LOG2_I0_MIN + LOG2_I0_STEP * np.arange(n_i0),
+        dt=float(dt),
+        weights=np.asarray(weights, dtype=np.float64),
+        values=values,
+        m_local=float(m_local),
+        sub_rows=int(sub_rows),
+        grade_rows=rows,
+    )
 
 
 def _tabulate(
@@ -332,21 +441,8 @@ def _tabulate(
         return arr, bool(ck.kc[:, -1].max() <= 0.0 and not ck.monotone)
 
     per_grade = _rows_until_last(row, grades)
-    n_i0 = max(len(rows) for rows in per_grade)
-    values = np.empty((len(grades), n_i0, n_s, N_TAB, times.shape[0]))
-    for g, rows in enumerate(per_grade):
-        for j in range(n_i0):
-            values[g, j] = rows[min(j, len(rows) - 1)]
-    log2_i0 = LOG2_I0_MIN + LOG2_I0_STEP * np.arange(n_i0)
-    return KernelTable(
-        cancer=cancer,
-        grades=tuple(int(g) for g in grades),
-        log2_i0=log2_i0,
-        dt=float(dt),
-        weights=np.asarray(sch.weights, dtype=np.float64),
-        values=values,
-        m_local=float(mech.detection_cells_local),
-        sub_rows=int(sub_rows),
+    return _table_of(
+        cancer, grades, per_grade, dt, sch.weights, mech.detection_cells_local, sub_rows
     )
 
 
