@@ -18,9 +18,30 @@ DRAWS = 2000
 WIDTH_SHARE = 0.10
 
 
-def _band(f, mode, cov, draws=None, seed=0):
+def _band(f, mode, cov, draws=None, seed=0, chunks=2):
+    def evaluate(points):
+        return [(f(th), f(th)[:1]) for th in points]
+
     with ThreadPoolExecutor(2) as pool:
-        return posterior_band(mode, cov, lambda th: (f(th), f(th)[:1]), draws, seed, pool)
+        return posterior_band(mode, cov, evaluate, draws, seed, pool, chunks=chunks)
+
+
+def test_the_band_does_not_depend_on_how_its_points_are_split():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(5, 3))
+    cov = np.cov(rng.normal(size=(3, 40)))
+    mode = rng.normal(size=3)
+
+    def f(th):
+        return a @ np.tanh(th)
+
+    for draws in (None, 30):
+        ends = [_band(f, mode, cov, draws, seed=3, chunks=c) for c in (1, 2, 5, 100)]
+        first = np.stack([np.concatenate(e) for e in ends[0].evaluations])
+        for other in ends[1:]:
+            assert other.method == ends[0].method
+            again = np.stack([np.concatenate(e) for e in other.evaluations])
+            assert again.tobytes() == first.tobytes()
 
 
 def test_one_monotone_parameter_gives_the_exact_percentiles():

@@ -116,17 +116,25 @@ def _half_widths(values: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np
 def posterior_band(
     mode: np.ndarray,
     covariance: np.ndarray,
-    evaluate: Callable[[np.ndarray], Evaluation],
+    evaluate: Callable[[np.ndarray], list[Evaluation]],
     draws: int | None,
     seed: int,
     pool: Executor,
+    chunks: int = 1,
 ) -> PosteriorBand:
     """Evaluate at the axes' ends (``draws`` None) or at ``draws`` posterior draws (seeded by
-    ``seed``), on ``pool``'s threads, in a fixed order."""
+    ``seed``): ``evaluate`` takes points as rows (shape (m, p)) and returns one evaluation
+    per point; the points are split into ``chunks`` consecutive parts on ``pool``'s threads,
+    and the evaluations kept in the points' order (the same whatever the chunks)."""
     if draws is None:
+        method = "axes"
         root = BAND_Z * _root(np.asarray(covariance, dtype=float))
-        points = [mode + sign * root[:, j] for j in range(root.shape[1]) for sign in (1.0, -1.0)]
-        return PosteriorBand("axes", list(pool.map(evaluate, points)))
-    rng = np.random.default_rng(seed)
-    thetas = rng.multivariate_normal(mode, covariance, size=draws)
-    return PosteriorBand("draws", list(pool.map(evaluate, thetas)))
+        points = np.array(
+            [mode + sign * root[:, j] for j in range(root.shape[1]) for sign in (1.0, -1.0)]
+        )
+    else:
+        method = "draws"
+        rng = np.random.default_rng(seed)
+        points = rng.multivariate_normal(mode, covariance, size=draws)
+    parts = np.array_split(points, max(1, min(int(chunks), points.shape[0])))
+    return PosteriorBand(method, [e for part in pool.map(evaluate, parts) for e in part])

@@ -297,16 +297,23 @@ def explain(
     rows_design = fit.links.design(X)
     games = fit.links.design(_frame(mixed))
 
-    def own_and_games(th: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return (
-            1.0 - fit.design_curves(own, band_times, th)[0, :, 0],
-            1.0 - fit.design_curves(games, five, th)[:, 0, 0],
-        )
+    def own_and_games(points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        curve = 1.0 - fit.posterior_curves(own, band_times, points)[:, 0, :, 0]
+        mixed_5y = 1.0 - fit.posterior_curves(games, five, points)[:, :, 0, 0]
+        return list(zip(curve, mixed_5y, strict=True))
 
     pool = _pool()
     point_job = pool.submit(fit.design_curves, rows_design, times, None)
     mixed_job = pool.submit(fit.design_curves, games, five, None)
-    band = posterior_band(fit.result.theta, fit.result.covariance, own_and_games, draws, seed, pool)
+    band = posterior_band(
+        fit.result.theta,
+        fit.result.covariance,
+        own_and_games,
+        draws,
+        seed,
+        pool,
+        chunks=available_cores(),
+    )
     curves = point_job.result()
     mixed_5y = 1.0 - mixed_job.result()[:, 0, 0]
     point = 1.0 - curves[:, :, 0]

@@ -301,31 +301,41 @@ class RemnantFit:
         """As :meth:`curves` for patients already turned into a design (reused across
         parameter draws), at ``theta`` (default: the fitted mode)."""
         th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
+        return self.posterior_curves(design, times, th[None, :])[0]
+
+    def posterior_curves(self, design: Design, times: Times, thetas: np.ndarray) -> np.ndarray:
+        """:meth:`design_curves` at each row of ``thetas`` (shape (m, p): points of the
+        posterior), shape (m, n, n_times, 3), in one pass over the table: the patients at
+        every point read each time's rows once."""
+        th = np.atleast_2d(np.asarray(thetas, dtype=float))
         t = _check_times(times)
         years = _table_years(self.links)
         if isinstance(self.links, MechanismLinks) and t.max(initial=0.0) > years * DAYS_PER_YEAR:
             raise RemnantInputError(
                 "times", f"times up to {years:g} years (the model's table)", float(t.max())
             )
+        t = times_array(t)
+        m, n = th.shape[0], design.grade_index.shape[0]
+        # the patients at each point in turn: point j's patient i is row j n + i
+        eta = np.concatenate([design.predictors(x) for x in th], axis=1)
+        sigma = np.repeat([design.spread(x) for x in th], n)
+        gi = np.tile(np.asarray(design.grade_index), m)
+        band_z = None if design.band_z is None else np.tile(design.band_z, (1, m))
         # each grade's patients on that grade's own table: a patient's curve is the same
         # whichever other grades the model knows or were asked with it
-        t = times_array(t)
-        eta = design.predictors(th)
-        sigma = design.spread(th)
         grades = self.links.grades()
-        gi = np.asarray(design.grade_index)
-        out = np.empty((gi.shape[0], t.shape[0], 3))
+        out = np.empty((m * n, t.shape[0], 3))
         for g in np.unique(gi):
             idx = np.flatnonzero(gi == g)
             out[idx] = self.grade_table(grades[int(g)]).curves(
                 t,
                 eta[:, idx],
-                sigma,
+                sigma[idx],
                 np.zeros(idx.shape[0], dtype=gi.dtype),
                 design.spread_integrated,
-                None if design.band_z is None else design.band_z[:, idx],
+                None if band_z is None else band_z[:, idx],
             )
-        return out
+        return out.reshape(m, n, t.shape[0], 3)
 
     def calibrated_mechanism(self, theta: np.ndarray | None = None) -> Mechanism:
         """The mechanism with this fit's parameters written into it (mechanism links):

@@ -492,7 +492,7 @@ def _log_terms(
 def _curves(
     times: np.ndarray,
     eta: np.ndarray,
-    sigma: float,
+    sigma: np.ndarray,
     band_z: np.ndarray,
     gi: np.ndarray,
     spread: bool,
@@ -502,10 +502,17 @@ def _curves(
     geom: np.ndarray,
     out: np.ndarray,
 ) -> None:
+    # (S_rec, local density, distant density) of each patient i at each time k in out[i, k];
+    # sigma[i] is the patient's spread of log I0 (one fit's patients share it; a posterior's
+    # points do not)
+    n = eta.shape[1]
+    if spread and int(geom[G_SUB]) == 1:
+        _spread_curves(times, eta, sigma, band_z, gi, tabt, w, geom, out)
+        return
     wts = np.empty(_n_points(tab.shape[1], geom))
-    for i in range(eta.shape[1]):
+    for i in range(n):
         x = np.array(
-            [eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma, band_z[0, i], band_z[1, i]]
+            [eta[0, i], eta[1, i], eta[2, i], eta[3, i], sigma[i], band_z[0, i], band_z[1, i]]
         )
         if spread:  # the spread's weights are the patient's, at every time
             _row_weights(x[X_I0], x[X_SIGMA], x[X_ZLO], x[X_ZHI], geom, wts)
@@ -514,6 +521,58 @@ def _curves(
                 s, fl, fd = _weighed(times[k], x, gi[i], tabt, w, geom, wts)
             else:
                 s, fl, fd = _one(times[k], x, gi[i], spread, tab, tabt, w, geom)
+            out[i, k, 0] = s
+            out[i, k, 1] = fl
+            out[i, k, 2] = fd
+
+
+@njit(cache=True)
+def _spread_curves(
+    times: np.ndarray,
+    eta: np.ndarray,
+    sigma: np.ndarray,
+    band_z: np.ndarray,
+    gi: np.ndarray,
+    tabt: np.ndarray,
+    w: np.ndarray,
+    geom: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    # _curves over the spread of immunity on the rows: _weighed's arithmetic for each patient
+    # and time, with the rows read from the table once per time for every patient at the
+    # same grade and time cell (the patients of one explanation share them)
+    n = eta.shape[1]
+    n_r = tabt.shape[2]
+    n_s = tabt.shape[3]
+    wts = np.empty((n, n_r))
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        _row_weights(eta[2, i], sigma[i], band_z[0, i], band_z[1, i], geom, wts[i])
+        lo[i], hi[i] = _weighted_span(wts[i])
+    first = lo.min()
+    part = np.empty((hi.max() - first, n_s, N_TAB))
+    for k in range(times.shape[0]):
+        # the grade, time cell and fraction whose rows part holds (none yet)
+        read_g = -1
+        read_cell = -1
+        read_fu = -1.0
+        for i in range(n):
+            cell, fu, a = _time_cell(times[k], eta[X_A, i], geom[G_DT], tabt.shape[1])
+            if gi[i] != read_g or cell != read_cell or fu != read_fu:
+                _gather_rows(tabt, gi[i], cell, fu, part, first)
+                read_g = gi[i]
+                read_cell = cell
+                read_fu = fu
+            s, fl, fd = _band_sums(
+                min(eta[X_MU, i], LOG_MU_MAX),
+                min(eta[X_RES, i], LOG_RES_MAX),
+                a,
+                part[lo[i] - first : hi[i] - first],
+                w,
+                geom[G_ML],
+                wts[i, lo[i] : hi[i]],
+            )
             out[i, k, 0] = s
             out[i, k, 1] = fl
             out[i, k, 2] = fd

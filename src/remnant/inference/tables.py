@@ -144,7 +144,7 @@ class KernelTable:
         self,
         times: np.ndarray,
         eta: np.ndarray,
-        sigma: float,
+        sigma: float | np.ndarray,
         grade_index: np.ndarray,
         spread: bool,
         band_z: np.ndarray | None = None,
@@ -152,19 +152,21 @@ class KernelTable:
         """``(S_rec, f_local, f_distant)`` per patient and time, shape (n, n_times, 3).
 
         ``eta`` holds the predictors ``log mu, log res, log I0, log a`` (shape (4, n));
-        with ``spread``, ``log I0`` is ``log I0 + sigma Z`` between patients, ``Z`` standard
+        ``sigma`` the spread (one for all, or one per patient). With ``spread``, ``log I0``
+        is ``log I0 + sigma Z`` between patients, ``Z`` standard
         normal within each patient's band (``band_z``, shape (2, n): the band's bounds as
         normal quantiles; default the whole line), integrated over the table rows; without,
         each patient sits at its own ``log I0``.
         """
         t = np.asarray(times, dtype=np.float64)
-        out = np.zeros((eta.shape[1], t.shape[0], 3))
+        n = eta.shape[1]
+        out = np.zeros((n, t.shape[0], 3))
         if band_z is None:
-            band_z = whole_bands(eta.shape[1])
+            band_z = whole_bands(n)
         _curves(
             t,
             eta,
-            sigma,
+            np.ascontiguousarray(np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n,))),
             np.ascontiguousarray(band_z, dtype=np.float64),
             grade_index,
             spread,
