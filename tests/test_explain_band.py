@@ -26,11 +26,15 @@ def _band(f, mode, cov, draws=None, seed=0, chunks=2):
         return posterior_band(mode, cov, evaluate, draws, seed, pool, chunks=chunks)
 
 
+def _random_problem(seed, n_out, p):
+    """A random linear map (n_out x p), a covariance of p parameters and a mode."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n_out, p))
+    return a, np.cov(rng.normal(size=(p, 10 * p + 10))), rng.normal(size=p)
+
+
 def test_the_band_does_not_depend_on_how_its_points_are_split():
-    rng = np.random.default_rng(7)
-    a = rng.normal(size=(5, 3))
-    cov = np.cov(rng.normal(size=(3, 40)))
-    mode = rng.normal(size=3)
+    a, cov, mode = _random_problem(7, 5, 3)
 
     def f(th):
         return a @ np.tanh(th)
@@ -63,10 +67,7 @@ def test_one_monotone_parameter_gives_the_exact_percentiles():
 
 
 def test_a_linear_function_gives_the_delta_methods_interval():
-    rng = np.random.default_rng(4)
-    a = rng.normal(size=(3, 4))
-    cov = np.cov(rng.normal(size=(4, 50)))
-    mode = rng.normal(size=4)
+    a, cov, mode = _random_problem(4, 3, 4)
 
     def f(th):
         return a @ th
