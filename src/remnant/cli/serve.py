@@ -24,7 +24,9 @@ def serve_command(
     import uvicorn
 
     from remnant.web.app import create_app
+    from remnant.web.service import preload
 
+    preload()
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 

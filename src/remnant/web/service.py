@@ -57,6 +57,17 @@ def _explain(key: str) -> tuple[PatientInput, Explanation, bytes]:
     return given, e, body.encode("utf-8")
 
 
+def preload() -> None:
+    """Import the code an answer runs and read both default models (no kernel table is built):
+    ``remnant serve`` pays this when it starts (about 1.5 s), not its first patient."""
+    import remnant.web.page  # noqa: F401
+    from remnant.explanation.default_model import load_default
+    from remnant.explanation.explain import explain  # noqa: F401
+
+    for cancer in ("colon", "breast"):
+        load_default(cancer)
+
+
 def grades() -> dict[str, tuple[int, ...]]:
     """The grades each cancer's default model knows (a patient of another grade is 422)."""
     from remnant.explanation.default_model import load_default
