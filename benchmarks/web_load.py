@@ -15,7 +15,9 @@ errors). Then the server is stopped.
 
 Prints the requests answered, errors, cut, requests/s and the latency's p50, p95 and max, and
 the server's CPU seconds per answered request (from ``/proc``: what the answers cost,
-whatever else the machine runs meanwhile; Linux only); ``--json`` writes the same. Traffic
+whatever else the machine runs meanwhile) and the share of the machine's CPU time its host
+took (steal: on a virtual machine, cores given to other guests; Linux only); ``--json``
+writes the same. Traffic
 goes to 127.0.0.1 only.
 """
 
@@ -153,6 +155,25 @@ def server_cpu_seconds() -> float | None:
     return total
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (``/proc/stat``: user, nice, system, idle, iowait,
+    irq, softirq, steal), or None where there is no ``/proc``."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    return [int(x) for x in first[1:9]]
+
+
+def steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    """The share of the machine's CPU time taken by its host between two :func:`cpu_times`
+    (steal: a virtual machine's cores given to others), or None."""
+    if before is None or after is None:
+        return None
+    used = [b - a for a, b in zip(before, after, strict=True)]
+    return used[7] / sum(used) if sum(used) > 0 else None
+
+
 def _seconds(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -176,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             body = {**WARM_PATIENT, "cancer": cancer}
             httpx.post(f"{url}{PREDICT}", json=body, timeout=300.0).raise_for_status()
         warm_s = time.perf_counter() - warm
-        cpu0 = server_cpu_seconds()
+        cpu0, machine0 = server_cpu_seconds(), cpu_times()
         result = asyncio.run(run_load(url, args.clients, args.seconds, args.patients, args.drain))
-        cpu1 = server_cpu_seconds()
+        cpu1, machine1 = server_cpu_seconds(), cpu_times()
+    result["steal_share"] = steal_share(machine0, machine1)
     result["warmup_s"] = warm_s
     result["server_cpu_s_per_request"] = (
         (cpu1 - cpu0) / result["answered"]
@@ -197,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"latency p50 {_seconds(result['p50_s'])} s, p95 {_seconds(result['p95_s'])} s, "
         f"max {_seconds(result['max_s'])} s; server CPU "
-        f"{_seconds(result['server_cpu_s_per_request'])} s per request"
+        f"{_seconds(result['server_cpu_s_per_request'])} s per request; the host took "
+        + ("-" if result["steal_share"] is None else f"{100 * result['steal_share']:.0f}%")
+        + " of the machine's CPU time (steal)"
     )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
