@@ -233,8 +233,11 @@ class KernelTable:
             )
 
         # patients are independent: contiguous blocks on threads (the compiled loop releases
-        # the GIL), the same numbers whatever the number of threads
-        bounds = np.linspace(0, n, _threads(n) + 1).astype(int)
+        # the GIL), several per thread so that a thread whose patients cost less takes the
+        # next; the same numbers whatever the number of threads or blocks
+        threads = _threads(n)
+        bounds = np.linspace(0, n, (threads * BLOCKS_PER_THREAD if threads > 1 else 1) + 1)
+        bounds = bounds.astype(int)
         if len(bounds) == 2:
             run(0, n)
         else:
@@ -247,6 +250,7 @@ class KernelTable:
 
 
 MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
+BLOCKS_PER_THREAD = 4  # patients' terms cost unequally: the threads share them in this many
 # tables kept by build_table, the latest used last: a table of several grades and each of its
 # grades (views of it, no copies) are entries of their own. About 50 MB per grade (59 rows x
 # 17 schedules x 5 x 1306 weeks), twice that once the time-major copy is taken: eight hold a
