@@ -179,6 +179,31 @@ def test_log_terms_do_not_depend_on_the_number_of_threads(colon_table, monkeypat
         assert np.array_equal(out, runs[0][0]) and np.array_equal(grad, runs[0][1])
 
 
+@pytest.mark.parametrize("spread", [True, False])
+def test_curves_do_not_depend_on_how_the_patients_are_split(colon_table, monkeypatch, spread):
+    import remnant.inference.tables as tables
+
+    rng = np.random.default_rng(5)
+    n = 300
+    eta = np.vstack(
+        [rng.normal(0, 1, n), rng.normal(-2, 2, n), rng.normal(0, 0.7, n), rng.normal(0, 0.2, n)]
+    )
+    sigma = rng.uniform(0.3, 1.0, n)  # one spread per patient
+    band = np.sort(rng.normal(0, 1.5, (2, n)), axis=0)
+    times = np.linspace(0.0, 3000.0, 40)
+    gi = np.zeros(n, dtype=np.int64)
+    runs = []
+    for cores, block in ((1, 10**9), (2, 1), (3, 1000)):
+        monkeypatch.setattr(tables, "available_cores", lambda k=cores: k)
+        monkeypatch.setattr(tables, "MIN_CURVE_BLOCK", block)
+        runs.append(colon_table.curves(times, eta, sigma, gi, spread, band))
+    for other in runs[1:]:
+        assert other.tobytes() == runs[0].tobytes()
+    # and each patient's curve is its own: the patients alone give the same numbers
+    alone = colon_table.curves(times, eta[:, 7:8], sigma[7], gi[7:8], spread, band[:, 7:8])
+    assert alone.tobytes() == runs[0][7:8].tobytes()
+
+
 def test_build_table_rejects_other_sub_rows():
     from remnant.errors import RemnantInputError
 

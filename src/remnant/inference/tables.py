@@ -163,19 +163,32 @@ class KernelTable:
         out = np.zeros((n, t.shape[0], 3))
         if band_z is None:
             band_z = whole_bands(n)
-        _curves(
-            t,
-            eta,
-            np.ascontiguousarray(np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n,))),
-            np.ascontiguousarray(band_z, dtype=np.float64),
-            grade_index,
-            spread,
-            self.values,
-            self.by_time if spread else self.values,
-            self.weights,
-            self.geometry,
-            out,
-        )
+        sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n,))
+        tabt = self.by_time if spread else self.values
+        geom = self.geometry
+
+        def run(lo: int, hi: int) -> None:
+            _curves(
+                t,
+                np.ascontiguousarray(eta[:, lo:hi], dtype=np.float64),
+                np.ascontiguousarray(sig[lo:hi]),
+                np.ascontiguousarray(band_z[:, lo:hi], dtype=np.float64),
+                np.ascontiguousarray(grade_index[lo:hi]),
+                spread,
+                self.values,
+                tabt,
+                self.weights,
+                geom,
+                out[lo:hi],
+            )
+
+        # a cohort's patients in blocks on threads (an explanation's few patients in one)
+        blocks = max(1, min(available_cores(), (n * t.shape[0]) // MIN_CURVE_BLOCK))
+        bounds = np.linspace(0, n, blocks + 1).astype(int)
+        if blocks == 1:
+            run(0, n)
+        else:
+            list(_pool().map(run, bounds[:-1], bounds[1:]))
         return out
 
     def log_terms(
@@ -250,6 +263,9 @@ class KernelTable:
 
 
 MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
+# patient-times of a curves call below which it runs on one thread (an explanation's calls
+# have at most 650; each costs about 40 microseconds)
+MIN_CURVE_BLOCK = 4096
 BLOCKS_PER_THREAD = 4  # patients' terms cost unequally: the threads share them in this many
 # tables kept by build_table, the latest used last: a table of several grades and each of its
 # grades (views of it, no copies) are entries of their own. About 50 MB per grade (59 rows x
