@@ -2,8 +2,8 @@
 
 An explanation is a pure function of the request, so answers (the explanation and its JSON)
 are kept in a bounded cache: a shared link opened again, or the page and the API asking for
-the same patient, cost one computation. An explanation is about 0.1-0.3 s of CPU, so at most
-one per core is computed at a time and the others wait their turn: twenty at once on two
+the same patient, cost one computation. An explanation is about 0.06-0.07 s of CPU, so at
+most one per core is computed at a time and the others wait their turn: twenty at once on two
 cores would all finish together, at the end, and none early.
 """
 
