@@ -276,7 +276,6 @@ def explain(
         "all": high_immunity(earlier.replace(margin="R0"), spread),
     }
     rows = [patient] + list(cf.values())
-    X = _frame(rows)
     grid = np.round(np.arange(0.0, CURVE_YEARS * 12 + 1) * DAYS_PER_MONTH, 6)
     hz = np.array([h * DAYS_PER_YEAR for h in HORIZONS_YEARS])
     rf = recurrence_free_years * DAYS_PER_YEAR
@@ -293,9 +292,11 @@ def explain(
     ]
 
     # Rows are independent and the compiled loop releases the GIL: each piece of work on a
-    # thread, the same numbers in the same order whatever the number of threads.
-    rows_design = fit.links.design(X)
-    games = fit.links.design(_frame(mixed))
+    # thread, the same numbers in the same order whatever the number of threads. One design
+    # for the patient's rows and the mixed patients (a patient's design is its own row's).
+    both = fit.links.design(_frame(rows + mixed))
+    rows_design = both.rows(slice(0, len(rows)))
+    games = both.rows(slice(len(rows), None))
 
     def own_and_games(points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         curve = 1.0 - fit.posterior_curves(own, band_times, points)[:, 0, :, 0]

@@ -39,6 +39,7 @@ the defaults of :class:`remnant.model.Mechanism` (anchors in docs/parameters.md)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,6 +100,16 @@ class Design:
     spread_index: int | None
     fixed_spread: float = 0.0
     band_z: np.ndarray | None = None
+
+    def rows(self, index: slice) -> Design:
+        """The design of the patients ``index`` selects (a slice of the rows)."""
+        return dataclasses.replace(
+            self,
+            loadings=self.loadings[:, index],
+            offset=self.offset[:, index],
+            grade_index=self.grade_index[index],
+            band_z=None if self.band_z is None else self.band_z[:, index],
+        )
 
     def predictors(self, theta: np.ndarray) -> np.ndarray:
         """The four predictors per patient, shape (4, n)."""
