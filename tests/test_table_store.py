@@ -101,3 +101,26 @@ def test_a_grade_of_a_kept_table_is_a_view_not_a_copy(store):
     assert np.shares_memory(one.values, both.values)
     assert one.grades == (2,)
     assert one.log2_i0.shape[0] == one.values.shape[1] == both.rows_of(2)
+
+
+def test_callers_at_once_wait_for_one_build(store, monkeypatch):
+    import threading
+
+    calls = []
+    real = tables._tabulate
+    started = threading.Event()
+
+    def counted(*args):
+        calls.append(args[2])
+        started.set()
+        return real(*args)
+
+    monkeypatch.setattr(tables, "_tabulate", counted)
+    out = []
+    first = threading.Thread(target=lambda: out.append(small(Mechanism())))
+    first.start()
+    started.wait(60)  # the first caller is tabulating: the second must wait for it
+    out.append(small(Mechanism()))
+    first.join()
+    assert calls == [(2,)]
+    assert out[0] is out[1]

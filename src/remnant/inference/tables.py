@@ -32,12 +32,13 @@ Units: days, cells.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -274,6 +275,7 @@ BLOCKS_PER_THREAD = 4  # patients' terms cost unequally: the threads share them 
 MAX_CACHED_TABLES = 8
 _TABLES: collections.OrderedDict[tuple[object, ...], KernelTable] = collections.OrderedDict()
 _TABLES_LOCK = threading.Lock()
+_BUILDING: dict[tuple[object, ...], tuple[threading.Lock, int]] = {}
 
 
 def _threads(n: int) -> int:
@@ -334,6 +336,28 @@ def build_table(
     table = _kept(key(grades))
     if table is not None:
         return table
+    # one build per table at a time: a second caller (the calculator's first two patients
+    # of a grade) waits for the first's table instead of tabulating it again beside it
+    with _building(key(grades)):
+        table = _kept(key(grades))
+        if table is None:
+            table = _build(mech, cancer, grades, key, n_draws, seed, dt, years, sub_rows)
+    return table
+
+
+def _build(
+    mech: Mechanism,
+    cancer: str,
+    grades: tuple[int, ...],
+    key: Callable[[tuple[int, ...]], tuple[object, ...]],
+    n_draws: int,
+    seed: int,
+    dt: float,
+    years: float,
+    sub_rows: int,
+) -> KernelTable:
+    """The work of :func:`build_table`: each grade kept or stored, or tabulated with the
+    other missing ones; the table of ``grades`` and its grades kept."""
     pieces: dict[int, KernelTable] = {}
     for g in dict.fromkeys(grades):
         piece = _kept(key((g,))) or table_store.load(key((g,)))
@@ -357,6 +381,24 @@ def build_table(
     for g in dict.fromkeys(grades):  # each grade a view of the table: no second copy
         _keep(key((g,)), table.one_grade(g) if len(grades) > 1 else table)
     return table
+
+
+@contextlib.contextmanager
+def _building(key: tuple[object, ...]) -> Iterator[None]:
+    # the lock of the table of key while it is built (dropped after its last user)
+    with _TABLES_LOCK:
+        lock, users = _BUILDING.get(key, (threading.Lock(), 0))
+        _BUILDING[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _TABLES_LOCK:
+            lock, users = _BUILDING[key]
+            if users == 1:
+                del _BUILDING[key]
+            else:
+                _BUILDING[key] = (lock, users - 1)
 
 
 def _kept(key: tuple[object, ...]) -> KernelTable | None:
