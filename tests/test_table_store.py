@@ -111,7 +111,7 @@ def test_callers_at_once_wait_for_one_build(store, monkeypatch):
     started = threading.Event()
 
     def counted(*args):
-        calls.append(args[2])
+        calls.append(args[1])
         started.set()
         return real(*args)
 

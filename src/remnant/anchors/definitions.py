@@ -44,6 +44,7 @@ from remnant.anchors.cohorts import (
     stage_mix,
 )
 from remnant.anchors.stats import Estimate, LifeTable
+from remnant.model.units import DAYS_PER_YEAR
 
 BOOTSTRAP_REPLICATES = 200
 MONTH = 1.0 / 12.0
@@ -650,7 +651,7 @@ def _in_lapse(mech: object, day: float) -> float:
     """P(a lapse covers ``day``) for the alternating renewal process of lapses."""
     from scipy.stats import gamma
 
-    rate = mech.lapse_rate_per_year / 365.25  # type: ignore[attr-defined]
+    rate = mech.lapse_rate_per_year / DAYS_PER_YEAR  # type: ignore[attr-defined]
     length = mech.lapse_days  # type: ignore[attr-defined]
     if rate <= 0:
         return 0.0

@@ -16,6 +16,7 @@ from remnant.anchors.cohorts import BREAST_ALL_STAGES, BREAST_CONSERVING, COLON_
 from remnant.anchors.definitions import NOT_EXPRESSIBLE, Anchor
 from remnant.anchors.run import Result
 from remnant.anchors.stats import TOLERANCE_POINTS, TOLERANCE_RELATIVE
+from remnant.model.units import DAYS_PER_YEAR
 
 
 def fmt(value: float, unit: str) -> str:
@@ -203,10 +204,10 @@ def mechanism_reasons() -> tuple[dict[str, str], dict[str, str]]:
     colon, breast = calibrated.mechanism("colon"), calibrated.mechanism("breast")
     doublings = math.log2(colon.detection_cells_distant)
     growth = {
-        c: doublings * m.clone_doubling_days[c] / 365.25
+        c: doublings * m.clone_doubling_days[c] / DAYS_PER_YEAR
         for c, m in (("colon", colon), ("breast", breast))
     }
-    asleep = 1 / (breast.wake_rate["breast"] + breast.dormant_death_rate) / 365.25
+    asleep = 1 / (breast.wake_rate["breast"] + breast.dormant_death_rate) / DAYS_PER_YEAR
     reasons = {
         "A": (
             "Growth spread only through immunity. An awake clone's net rate is "

@@ -69,6 +69,7 @@ from remnant.likelihood.classes import class_kernels
 from remnant.likelihood.schedules import lapse_schedules, lapse_uniforms
 from remnant.machine import available_cores
 from remnant.model.parameters import Mechanism
+from remnant.model.units import DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -319,19 +320,8 @@ def build_table(
     if sub_rows not in (1, 2):
         raise RemnantInputError("sub_rows", "1 or 2", sub_rows)
     grades = tuple(int(g) for g in grades)
-    mech_key = json.dumps(dataclasses.asdict(mech), sort_keys=True, default=repr)
-
-    def key(gs: tuple[int, ...]) -> tuple[object, ...]:
-        return (
-            mech_key,
-            cancer,
-            gs,
-            int(n_draws),
-            int(seed),
-            float(dt),
-            float(years),
-            int(sub_rows),
-        )
+    args = _TableArgs(mech, cancer, int(n_draws), int(seed), float(dt), float(years), int(sub_rows))
+    key = args.key
 
     table = _kept(key(grades))
     if table is not None:
@@ -341,23 +331,44 @@ def build_table(
     with _building(key(grades)):
         table = _kept(key(grades))
         if table is None:
-            table = _build(mech, cancer, grades, key, n_draws, seed, dt, years, sub_rows)
+            table = _build(args, grades)
     return table
 
 
-def _build(
-    mech: Mechanism,
-    cancer: str,
-    grades: tuple[int, ...],
-    key: Callable[[tuple[int, ...]], tuple[object, ...]],
-    n_draws: int,
-    seed: int,
-    dt: float,
-    years: float,
-    sub_rows: int,
-) -> KernelTable:
+@dataclass(frozen=True)
+class _TableArgs:
+    """What a table is of, besides its grades (the arguments of :func:`build_table`)."""
+
+    mech: Mechanism
+    cancer: str
+    n_draws: int
+    seed: int
+    dt: float
+    years: float
+    sub_rows: int
+
+    @functools.cached_property
+    def _mech_key(self) -> str:
+        return json.dumps(dataclasses.asdict(self.mech), sort_keys=True, default=repr)
+
+    def key(self, grades: tuple[int, ...]) -> tuple[object, ...]:
+        """The table's name in memory and on disk (:mod:`remnant.inference.table_store`)."""
+        return (
+            self._mech_key,
+            self.cancer,
+            grades,
+            self.n_draws,
+            self.seed,
+            self.dt,
+            self.years,
+            self.sub_rows,
+        )
+
+
+def _build(args: _TableArgs, grades: tuple[int, ...]) -> KernelTable:
     """The work of :func:`build_table`: each grade kept or stored, or tabulated with the
     other missing ones; the table of ``grades`` and its grades kept."""
+    key = args.key
     pieces: dict[int, KernelTable] = {}
     for g in dict.fromkeys(grades):
         piece = _kept(key((g,))) or table_store.load(key((g,)))
@@ -366,7 +377,7 @@ def _build(
     missing = tuple(g for g in dict.fromkeys(grades) if g not in pieces)
     fresh = None
     if missing:
-        fresh = _tabulate(mech, cancer, missing, n_draws, seed, dt, years, sub_rows)
+        fresh = _tabulate(args, missing)
         for g in missing:
             pieces[g] = fresh.one_grade(g)
             table_store.save(key((g,)), pieces[g])
@@ -475,18 +486,11 @@ def _table_of(
     )
 
 
-def _tabulate(
-    mech: Mechanism,
-    cancer: str,
-    grades: tuple[int, ...],
-    n_draws: int,
-    seed: int,
-    dt: float,
-    years: float,
-    sub_rows: int,
-) -> KernelTable:
-    """The work of :func:`build_table`: every row of every grade, from the schedules."""
-    times = np.arange(0.0, years * 365.25 + dt, dt)
+def _tabulate(args: _TableArgs, grades: tuple[int, ...]) -> KernelTable:
+    """Every row of every grade of ``grades``, from the lapse schedules."""
+    mech, cancer, dt, sub_rows = args.mech, args.cancer, args.dt, args.sub_rows
+    n_draws, seed, years = args.n_draws, args.seed, args.years
+    times = np.arange(0.0, years * DAYS_PER_YEAR + dt, dt)
     sch = lapse_schedules(
         mech.lapse_rate_per_year, mech.lapse_days, float(times[-1]), lapse_uniforms(n_draws, seed)
     )

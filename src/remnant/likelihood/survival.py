@@ -48,6 +48,7 @@ from remnant.likelihood.schedules import (
     lapse_uniforms,
 )
 from remnant.model.parameters import Mechanism, Patient
+from remnant.model.units import DAYS_PER_YEAR
 
 DEFAULT_DRAWS = 256  # lapse schedules (randomised QMC), population_survival
 LIKELIHOOD_DRAWS = 128  # survival_matrix, individual_terms, log_likelihood
@@ -125,7 +126,7 @@ def population_survival(
     _check_without_spread(mechanism)
     mech = mechanism or Mechanism()
     if times_days is None:
-        times_days = np.arange(0.0, 10.0 + 1e-9, 0.5) * 365.25
+        times_days = np.arange(0.0, 10.0 + 1e-9, 0.5) * DAYS_PER_YEAR
     user, _ = _grid(times_days)
     if not resolution_days > 0:
         raise RemnantInputError("resolution_days", "a positive number of days", resolution_days)

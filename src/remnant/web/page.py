@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from pydantic import ValidationError
 
 from remnant.errors import RemnantInputError
+from remnant.model.units import DAYS_PER_YEAR
 from remnant.web.messages import LANGUAGES, catalogue
 from remnant.web.schema import PredictRequest
 
@@ -164,7 +165,7 @@ def _curve_svg(m: Mapping[str, str], e: Any) -> str:
     """Risk over 10 years: the band, the patient's curve and the what-ifs (inline SVG)."""
     c = e.curve
     width, height, left, bottom = 640, 300, 48, 36
-    years = c.index.to_numpy() / 365.25
+    years = c.index.to_numpy() / DAYS_PER_YEAR
     top = max(0.05, float(c["upper"].max()))
 
     def xy(t: float, r: float) -> str:
