@@ -239,3 +239,20 @@ def test_every_target_is_a_row_of_the_anchor_table():
     values = {a.id: a.published for a in ANCHORS}
     for t in COLON_TARGETS:
         assert t.value == values[t.anchor], t.anchor
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("thetas", [1.0, 2.0]), ("thetas", [[np.nan] * 4]), ("thetas", "x"), ("theta", [1.0])],
+)
+def test_curves_at_parameter_points_refuse_points_of_another_shape(field, value):
+    from remnant.errors import RemnantInputError
+    from remnant.explanation.explain import _frame
+
+    fit = load_default("colon")
+    design = fit.links.design(_frame([Patient.from_stage("colon", "II", immune="low")]))
+    with pytest.raises(RemnantInputError, match=field):
+        if field == "theta":
+            fit.design_curves(design, [0.0, 365.0], value)
+        else:
+            fit.posterior_curves(design, [0.0, 365.0], value)

@@ -219,14 +219,7 @@ class RemnantFit:
     @property
     def table(self) -> KernelTable:
         if self._table is None:
-            self._table = build_table(
-                self.mechanism,
-                self.links.cancer,
-                self.links.grades(),
-                n_draws=self.n_draws,
-                seed=self.seed,
-                years=_table_years(self.links),
-            )
+            self._table = self._kernels(self.links.grades())
         return self._table
 
     def grade_table(self, grade: int) -> KernelTable:
@@ -234,16 +227,30 @@ class RemnantFit:
         curves of its patients are computed; made once, from :attr:`table` if it is built."""
         table = self._grade_tables.get(grade)
         if table is None:
-            table = build_table(
-                self.mechanism,
-                self.links.cancer,
-                (int(grade),),
-                n_draws=self.n_draws,
-                seed=self.seed,
-                years=_table_years(self.links),
-            )
-            self._grade_tables[grade] = table
+            table = self._grade_tables[grade] = self._kernels((int(grade),))
         return table
+
+    def _points(self, field: str, value: Any, ndim: int) -> np.ndarray:
+        """``value`` as finite parameter points (``ndim`` 1: one point; 2: one per row)."""
+        p = len(self.result.names)
+        try:
+            th = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            th = np.empty(0)
+        if th.ndim != ndim or th.shape[-1] != p or not np.isfinite(th).all():
+            shape = "one point" if ndim == 1 else "points as rows"
+            raise RemnantInputError(field, f"{shape} of the {p} parameters, finite", value)
+        return th
+
+    def _kernels(self, grades: tuple[int, ...]) -> KernelTable:
+        return build_table(
+            self.mechanism,
+            self.links.cancer,
+            grades,
+            n_draws=self.n_draws,
+            seed=self.seed,
+            years=_table_years(self.links),
+        )
 
     def parameters(self, level: float = 0.95) -> pd.DataFrame:
         """Estimates (log scale) with standard errors and Laplace intervals, one row each."""
@@ -300,14 +307,14 @@ class RemnantFit:
     ) -> np.ndarray:
         """As :meth:`curves` for patients already turned into a design (reused across
         parameter draws), at ``theta`` (default: the fitted mode)."""
-        th = self.result.theta if theta is None else np.asarray(theta, dtype=float)
-        return self.posterior_curves(design, times, th[None, :])[0]
+        th = self.result.theta if theta is None else self._points("theta", theta, 1)
+        return self.posterior_curves(design, times, np.reshape(th, (1, -1)))[0]
 
     def posterior_curves(self, design: Design, times: Times, thetas: np.ndarray) -> np.ndarray:
         """:meth:`design_curves` at each row of ``thetas`` (shape (m, p): points of the
         posterior), shape (m, n, n_times, 3), in one pass over the table: the patients at
         every point read each time's rows once."""
-        th = np.atleast_2d(np.asarray(thetas, dtype=float))
+        th = self._points("thetas", thetas, 2)
         t = _check_times(times)
         years = _table_years(self.links)
         if isinstance(self.links, MechanismLinks) and t.max(initial=0.0) > years * DAYS_PER_YEAR:
