@@ -185,12 +185,7 @@ class KernelTable:
             )
 
         # a cohort's patients in blocks on threads (an explanation's few patients in one)
-        blocks = max(1, min(available_cores(), (n * t.shape[0]) // MIN_CURVE_BLOCK))
-        bounds = np.linspace(0, n, blocks + 1).astype(int)
-        if blocks == 1:
-            run(0, n)
-        else:
-            list(_pool().map(run, bounds[:-1], bounds[1:]))
+        _in_blocks(run, n, max(1, min(available_cores(), (n * t.shape[0]) // MIN_CURVE_BLOCK)))
         return out
 
     def log_terms(
@@ -251,12 +246,7 @@ class KernelTable:
         # the GIL), several per thread so that a thread whose patients cost less takes the
         # next; the same numbers whatever the number of threads or blocks
         threads = _threads(n)
-        bounds = np.linspace(0, n, (threads * BLOCKS_PER_THREAD if threads > 1 else 1) + 1)
-        bounds = bounds.astype(int)
-        if len(bounds) == 2:
-            run(0, n)
-        else:
-            list(_pool().map(run, bounds[:-1], bounds[1:]))
+        _in_blocks(run, n, threads * BLOCKS_PER_THREAD if threads > 1 else 1)
         out = np.empty(n)
         grad = np.empty((n, 5))
         out[order] = out_o
@@ -265,8 +255,8 @@ class KernelTable:
 
 
 MIN_BLOCK = 256  # patients per thread below which threads cost more than they save
-# patient-times of a curves call below which it runs on one thread (an explanation's calls
-# have at most 650; each costs about 40 microseconds)
+# patient-times of a curves call below which it runs on one thread (the calls of an
+# explanation's point curves and band have at most 650; each costs about 40 microseconds)
 MIN_CURVE_BLOCK = 4096
 BLOCKS_PER_THREAD = 4  # patients' terms cost unequally: the threads share them in this many
 # tables kept by build_table, the latest used last: a table of several grades and each of its
@@ -281,6 +271,16 @@ _BUILDING: dict[tuple[object, ...], tuple[threading.Lock, int]] = {}
 
 def _threads(n: int) -> int:
     return max(1, min(available_cores(), n // MIN_BLOCK))
+
+
+def _in_blocks(run: Callable[[int, int], None], n: int, blocks: int) -> None:
+    """``run(lo, hi)`` on ``blocks`` contiguous blocks of ``0 .. n`` (on the threads when
+    there are several); each patient's numbers are its own, whatever the blocks."""
+    if blocks <= 1:
+        run(0, n)
+        return
+    bounds = np.linspace(0, n, blocks + 1).astype(int)
+    list(_pool().map(run, bounds[:-1], bounds[1:]))
 
 
 @functools.cache
