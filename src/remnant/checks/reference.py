@@ -47,7 +47,7 @@ from remnant.model.outcomes import MARGIN as _MARGIN
 from remnant.model.outcomes import NONE as _NONE
 from remnant.model.outcomes import PRE as _PRE
 from remnant.model.outcomes import SEED as _SEED
-from remnant.model.parameters import IMMUNITY_FLOOR, Mechanism, Patient
+from remnant.model.parameters import GROWTH_Z_MAX, IMMUNITY_FLOOR, Mechanism, Patient
 from remnant.model.units import DAYS_PER_YEAR
 
 __all__ = [
@@ -98,6 +98,8 @@ _P_NAMES = (
     "immune_spread",  # sd of log I0 between patients
     "band_lo_z",  # the immune band as standard normal quantiles
     "band_hi_z",
+    "growth_spread",  # sd of log a, the disease's clock after surgery
+    "clock",  # a: this patient's post-surgery rates are a times the mechanism's
 )
 _P = {name: i for i, name in enumerate(_P_NAMES)}
 _I0, _B, _D0, _K = _P["immunity"], _P["birth"], _P["death0"], _P["kill"]
@@ -115,6 +117,7 @@ _DET_LOCAL, _DET_DIST, _VIS, _SWITCH = (
 _RES, _AGE = _P["residual"], _P["age"]
 _MA, _MB, _MC, _HORIZON = _P["mort_a"], _P["mort_b"], _P["mort_c"], _P["horizon"]
 _SPREAD, _BAND_LO, _BAND_HI = _P["immune_spread"], _P["band_lo_z"], _P["band_hi_z"]
+_GROWTH, _CLOCK = _P["growth_spread"], _P["clock"]
 
 
 @njit(cache=True)
@@ -216,6 +219,8 @@ def reference_parameters(
         "immune_spread": mechanism.immune_spread,
         "band_lo_z": lo_z,
         "band_hi_z": hi_z,
+        "growth_spread": mechanism.growth_spread,
+        "clock": 1.0,
     }
     params = np.array([float(values[name]) for name in _P_NAMES], dtype=np.float64)
     dips = np.array(
@@ -476,6 +481,16 @@ def _patient(
 
     t_death = _death_time(rng, par)
     end = min(par[_HORIZON], t_death)
+    # After surgery every rate of the disease is a times the mechanism's and every duration
+    # of the host's (dip steps, the wake burst, lapses) 1/a times (docs/model.md 1.10).
+    a = par[_CLOCK]
+    b *= a
+    d0 *= a
+    k *= a
+    dip_days /= a
+    lapse_rate *= a
+    lapse_days = par[_LAPSE_DAYS] / a
+    burst_days = par[_BURST_DAYS] / a
 
     # Clones alive at surgery: the margin clone, then the seeds that woke before surgery (they
     # woke, and if so became established, at I = I0). The margin clone never wakes
@@ -521,8 +536,8 @@ def _patient(
         t1 = end
         dip_end = (dip_idx + 1) * dip_days if dip_idx < n_dips else math.inf
         t1 = min(t1, dip_end, next_lapse)
-        if t < par[_BURST_DAYS]:
-            t1 = min(t1, par[_BURST_DAYS])
+        if t < burst_days:
+            t1 = min(t1, burst_days)
         m = 1.0
         kind = _BASE
         if dip_idx < n_dips:
@@ -534,9 +549,9 @@ def _patient(
         imm = i0 * m
         low = imm < 1.0
         d = d0 + k * imm
-        burst = par[_BURST] if t < par[_BURST_DAYS] else 1.0
-        eps = par[_EPS] * imm ** (-par[_KAPPA]) * burst
-        delta = par[_DELTA]
+        burst = par[_BURST] if t < burst_days else 1.0
+        eps = a * par[_EPS] * imm ** (-par[_KAPPA]) * burst
+        delta = a * par[_DELTA]
         per_cell = b + d
         p_birth = b / per_cell if per_cell > 0.0 else 0.0
         per_seed = eps + delta
@@ -619,7 +634,7 @@ def _patient(
                 next_lapse = t + rng.exponential(1.0 / lapse_rate)
             else:
                 lapse_on = True
-                next_lapse = t + par[_LAPSE_DAYS]
+                next_lapse = t + lapse_days
 
     if hit >= 0:
         site = c_site[hit]
@@ -654,6 +669,14 @@ def _patients_chunk(
             own[_NU] = par[_NU] * _lodging_factor(
                 own[_I0], par[_I0], par[_GAMMA], par[_RP], par[_EPS], par[_KAPPA], par[_DELTA]
             )
+        if par[_GROWTH] > 0.0:
+            # this patient's disease clock, from the band of its spread
+            while True:
+                z = rng.standard_normal()
+                if -GROWTH_Z_MAX < z < GROWTH_Z_MAX:
+                    break
+            own = own.copy()
+            own[_CLOCK] = math.exp(par[_GROWTH] * z)
         t, ev, org, esc, ph, alive, asleep, rej = _patient(rng, own, dips, max_tries)
         out_time[i] = t
         out_codes[i, 0] = ev

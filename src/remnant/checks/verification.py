@@ -345,6 +345,16 @@ CASES: dict[str, Case] = {
             3 * DAYS_PER_YEAR,
             "immunity spread between patients, drawn within an Immunoscore band",
         ),
+        Case(
+            "colon3-R1-clock-spread",
+            Patient.from_stage("colon", "III", margin="R1"),
+            # each patient's disease runs on its own clock: the engine lives the mechanism's
+            # history in disease time a t, the reference scales every post-surgery rate by a
+            # and every duration of the host's by 1/a
+            reduced_mechanism(growth_spread=0.6),
+            3 * DAYS_PER_YEAR,
+            "growth spread between patients: each patient's disease clock",
+        ),
     )
 }
 

@@ -29,6 +29,7 @@ from remnant.model.outcomes import MARGIN as _MARGIN
 from remnant.model.outcomes import NONE as _NONE
 from remnant.model.outcomes import PRE as _PRE
 from remnant.model.outcomes import SEED as _SEED
+from remnant.model.parameters import GROWTH_Z_MAX as _GROWTH_Z_MAX
 from remnant.model.parameters import IMMUNITY_FLOOR as _FLOOR
 from remnant.model.units import DAYS_PER_YEAR
 
@@ -50,6 +51,7 @@ _I_EPS = PROFILE_INDEX["wake_rate"]
 _I_SPREAD = PROFILE_INDEX["immune_spread"]
 _I_BAND_LO = PROFILE_INDEX["band_lo_z"]
 _I_BAND_HI = PROFILE_INDEX["band_hi_z"]
+_I_GROWTH = PROFILE_INDEX["growth_spread"]
 _M_KAPPA = MECH_INDEX["wake_exponent"]
 _M_DELTA = MECH_INDEX["dormant_death"]
 _M_BURST = MECH_INDEX["burst"]
@@ -248,11 +250,20 @@ def simulate_chunk(
             drawn = max(i0 * math.exp(sigma * z), _FLOOR)
             woken_mean *= (drawn / i0) ** (-kappa)
             i0 = drawn
+        clock = 1.0
+        if profiles[j, _I_GROWTH] > 0.0:
+            # this patient's disease clock: after surgery its whole residual disease (growth,
+            # kill, waking, the immune dip and lapses it meets) runs a times as fast, i.e. it
+            # lives the mechanism's history in disease time a t (docs/model.md 1.10)
+            clock = math.exp(
+                profiles[j, _I_GROWTH] * band_normal(rng, -_GROWTH_Z_MAX, _GROWTH_Z_MAX)
+            )
 
         t_death = _death_time_days(
             rng, profiles[j, _I_AGE], mech[_M_MORT_A], mech[_M_MORT_B], mech[_M_MORT_C]
         )
         end = min(horizon, t_death)
+        end_d = end * clock  # the follow-up in disease time
 
         # --- clones at surgery: the margin residual, then seeds woken before surgery ---
         nc = 0
@@ -288,10 +299,10 @@ def simulate_chunk(
         hit_t = math.inf
         hit_c = -1
         n_alive = nc
-        while t < end:
+        while t < end_d:
             if n_alive == 0 and dormant == 0:
                 break  # nothing left that could recur
-            t1 = end
+            t1 = end_d
             dip_end = (dip_idx + 1) * dip_days if dip_idx < n_dips else math.inf
             if dip_end < t1:
                 t1 = dip_end
@@ -387,7 +398,7 @@ def simulate_chunk(
         out_dormant[i] = dormant
         out_profile[i] = j
         if hit_c >= 0:
-            out_time[i] = hit_t
+            out_time[i] = hit_t / clock
             out_event[i] = c_site[hit_c]
             out_origin[i] = _MARGIN if c_site[hit_c] == _LOCAL else _SEED
             out_phase[i] = c_est[hit_c]

@@ -55,16 +55,42 @@ def _row_weight_slopes(
     d_sigma: np.ndarray,
     slopes: bool = True,
 ) -> None:
-    # _row_weights in out, and with slopes their derivatives in li and sigma: with
-    # X = m + sd Z the position in rows, d/dm E[g(X)] = E[g'(X)] and d/dsd E[g(X)] =
-    # E[g'(X) Z] (the band is fixed in Z), and a row's hat has slope +1 on the segment below
-    # it and -1 on the one above (the edge rows hold beyond the table: slope 0 there), so
-    # each derivative is a difference of the neighbouring segments' masses, or of their
-    # E[Z; segment] = phi(z_a) - phi(z_b)
-    top = out.shape[0] - 1
-    spacing = geom[G_STEP] / geom[G_SUB]  # out holds rows or half rows (_gather)
+    # _row_weights in out, and with slopes their derivatives in li and sigma (in the
+    # table's rows: spacing log2 I0 per row or half row, _gather)
+    spacing = geom[G_STEP] / geom[G_SUB]
     m = (li / math.log(2.0) - geom[G_X0]) / spacing
     sd_raw = sigma / math.log(2.0) / spacing
+    hat_weights(m, sd_raw, math.log(2.0) * spacing, z_lo, z_hi, out, d_li, d_sigma, slopes)
+
+
+@njit(cache=True)
+def hat_weights(
+    m: float,
+    sd_raw: float,
+    unit: float,
+    z_lo: float,
+    z_hi: float,
+    out: np.ndarray,
+    d_m: np.ndarray,
+    d_sd: np.ndarray,
+    slopes: bool,
+) -> None:
+    """The expectation of each knot's hat function of a uniform grid under a truncated normal.
+
+    ``X = m + sd Z`` in knots (knot ``r`` at ``X = r``), ``Z`` standard normal within
+    ``(z_lo, z_hi)``: ``out[r] = E[hat_r(X)]``, the mass beyond the grid's ends on its end
+    knots. With ``slopes``, their derivatives in the location and the scale of ``X``
+    measured in units of ``unit`` knots' worth (``d_m``: per unit of ``m unit``). One formula
+    for both spreads of the model: immunity over the kernel table's rows
+    (:func:`_row_weight_slopes`) and the disease's clock over log time
+    (:mod:`remnant.inference.clock_spread`).
+    """
+    # With X the position in knots, d/dm E[g(X)] = E[g'(X)] and d/dsd E[g(X)] = E[g'(X) Z]
+    # (the band is fixed in Z), and a knot's hat has slope +1 on the segment below it and -1
+    # on the one above (the end knots hold beyond the grid: slope 0 there), so each
+    # derivative is a difference of the neighbouring segments' masses, or of their
+    # E[Z; segment] = phi(z_a) - phi(z_b)
+    top = out.shape[0] - 1
     sd = max(sd_raw, 1e-9)
     cdf = np.empty(top + 1)
     pdf = np.empty(top + 1)
@@ -88,15 +114,15 @@ def _row_weight_slopes(
         out[r] = max(wgt, 0.0) / mass
     if not slopes:
         return
-    dm = 1.0 / (math.log(2.0) * spacing * mass)  # d m / d li = d sd / d sigma, per mass
+    dm = 1.0 / (unit * mass)  # d m / d li = d sd / d sigma, per mass
     ds = dm if sd_raw > 1e-9 else 0.0
     for r in range(top + 1):
         below = cdf[r] - cdf[r - 1] if r > 0 else 0.0
         above = cdf[r + 1] - cdf[r] if r < top else 0.0
         z_below = pdf[r - 1] - pdf[r] if r > 0 else 0.0
         z_above = pdf[r] - pdf[r + 1] if r < top else 0.0
-        d_li[r] = dm * (below - above)
-        d_sigma[r] = ds * (z_below - z_above)
+        d_m[r] = dm * (below - above)
+        d_sd[r] = ds * (z_below - z_above)
 
 
 @njit(cache=True, inline="always")

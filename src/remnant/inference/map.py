@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from remnant.errors import ConvergenceError
-from remnant.inference.links import P_I0, Design
+from remnant.inference.clock_spread import clock_nodes, combine_terms
+from remnant.inference.links import P_A, P_I0, Design
 from remnant.inference.tables import KernelTable
 
 if TYPE_CHECKING:
@@ -57,22 +58,43 @@ class Objective:
     event: np.ndarray
     prior_mean: np.ndarray
     prior_sd: np.ndarray
+    growth_spread: float = 0.0  # the disease clock's spread (the mechanism's; fixed)
 
     def _log_terms(
         self, eta: np.ndarray, sigma: float, with_grad: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         d = self.design
-        return self.table.log_terms(
-            self.time,
-            self.event,
-            eta,
+        if self.growth_spread == 0.0:
+            return self.table.log_terms(
+                self.time,
+                self.event,
+                eta,
+                sigma,
+                d.grade_index,
+                d.spread_integrated,
+                d.active,
+                with_grad=with_grad,
+                step=FD_STEP,
+            )
+        # each patient's term is a sum over the knots of its clock's spread in log disease
+        # time, each knot a patient at clock 1 (remnant.inference.clock_spread)
+        patient, tau, weight, slope = clock_nodes(
+            self.time, eta[P_A], self.event, self.growth_spread
+        )
+        at_one = eta[:, patient]
+        at_one[P_A] = 0.0
+        terms, grad = self.table.log_terms(
+            tau,
+            self.event[patient],
+            at_one,
             sigma,
-            d.grade_index,
+            d.grade_index[patient],
             d.spread_integrated,
             d.active,
             with_grad=with_grad,
             step=FD_STEP,
         )
+        return combine_terms(self.time.shape[0], patient, weight, slope, terms, grad)
 
     def terms(self, theta: np.ndarray) -> np.ndarray:
         """Per-patient log-likelihood terms."""

@@ -26,12 +26,14 @@ from remnant import arguments as validate
 from remnant.data.cohort import Cohort, Times, as_covariates, times_array
 from remnant.data.preparation import check_fittable
 from remnant.errors import RemnantInputError
+from remnant.inference.clock_spread import mix_curves
 from remnant.inference.death import NAMES as DEATH_NAMES
 from remnant.inference.death import OtherCauseDeath, fit_death
 from remnant.inference.evidence import Expansion
 from remnant.inference.links import (
     CAUSES,
     MECHANISM_TABLE_YEARS,
+    P_A,
     ColumnLinks,
     Design,
     Links,
@@ -40,7 +42,7 @@ from remnant.inference.links import (
 from remnant.inference.map import MapResult, Objective, fit_map, near_mode
 from remnant.inference.tables import FIT_DRAWS, TABLE_YEARS, KernelTable, build_table
 from remnant.likelihood.cohort import FIELDS as PATIENT_FIELDS
-from remnant.model.parameters import CANCERS, Mechanism
+from remnant.model.parameters import CANCERS, GROWTH_Z_MAX, Mechanism
 from remnant.model.units import DAYS_PER_YEAR
 from remnant.provenance import provenance
 
@@ -123,6 +125,17 @@ def _check_covariates(field: str, X: pd.DataFrame, kind: str, used: Sequence[Any
             field, "a patient table with columns " + ", ".join(PATIENT_FIELDS), missing[0]
         )
     check_numeric_columns(field, X, PATIENT_NUMBERS, finite=True)
+
+
+def mechanism_table_years(follow_up_years: float, growth_spread: float) -> float:
+    """Years of a mechanism-link model's table: its answers' reach (at least
+    ``MECHANISM_TABLE_YEARS``, or the fitting data's follow-up) at the fastest clock of its
+    spread (docs/model.md 1.10), in whole multiples of five years, at most ``TABLE_YEARS``."""
+    reach = max(MECHANISM_TABLE_YEARS, math.ceil(follow_up_years) + 1)
+    if growth_spread == 0.0:
+        return float(reach)
+    years = reach * math.exp(GROWTH_Z_MAX * growth_spread)
+    return float(min(TABLE_YEARS, 5.0 * math.ceil(years / 5.0)))
 
 
 def _table_years(links: Links) -> float:
@@ -317,10 +330,16 @@ class RemnantFit:
         th = self._points("thetas", thetas, 2)
         t = _check_times(times)
         years = _table_years(self.links)
-        if isinstance(self.links, MechanismLinks) and t.max(initial=0.0) > years * DAYS_PER_YEAR:
-            raise RemnantInputError(
-                "times", f"times up to {years:g} years (the model's table)", float(t.max())
-            )
+        clock = self.mechanism.growth_spread
+        if isinstance(self.links, MechanismLinks):
+            # the fastest clock of the spread reads the table furthest
+            reach = years * DAYS_PER_YEAR * math.exp(-GROWTH_Z_MAX * clock)
+            if t.max(initial=0.0) > reach:
+                raise RemnantInputError(
+                    "times",
+                    f"times up to {reach / DAYS_PER_YEAR:.4g} years (the model's table)",
+                    float(t.max()),
+                )
         t = times_array(t)
         m, n = th.shape[0], design.grade_index.shape[0]
         # the patients at each point in turn: point j's patient i is row j n + i
@@ -328,20 +347,32 @@ class RemnantFit:
         sigma = np.repeat([design.spread(x) for x in th], n)
         gi = np.tile(np.asarray(design.grade_index), m)
         band_z = None if design.band_z is None else np.tile(design.band_z, (1, m))
-        # each grade's patients on that grade's own table: a patient's curve is the same
-        # whichever other grades the model knows or were asked with it
         grades = self.links.grades()
-        out = np.empty((m * n, t.shape[0], 3))
-        for g in np.unique(gi):
-            idx = np.flatnonzero(gi == g)
-            out[idx] = self.grade_table(grades[int(g)]).curves(
-                t,
-                eta[:, idx],
-                sigma[idx],
-                np.zeros(idx.shape[0], dtype=gi.dtype),
-                design.spread_integrated,
-                None if band_z is None else band_z[:, idx],
-            )
+
+        def curves_at(tau: np.ndarray, eta: np.ndarray = eta) -> np.ndarray:
+            # each grade's patients on that grade's own table: a patient's curve is the same
+            # whichever other grades the model knows or were asked with it
+            out = np.empty((m * n, tau.shape[0], 3))
+            for g in np.unique(gi):
+                idx = np.flatnonzero(gi == g)
+                out[idx] = self.grade_table(grades[int(g)]).curves(
+                    tau,
+                    eta[:, idx],
+                    sigma[idx],
+                    np.zeros(idx.shape[0], dtype=gi.dtype),
+                    design.spread_integrated,
+                    None if band_z is None else band_z[:, idx],
+                )
+            return out
+
+        if clock > 0.0:
+            # each patient's curves at clock 1 on a grid of disease times, averaged over the
+            # spread of its clock (docs/model.md 1.10)
+            at_one = eta.copy()
+            at_one[P_A] = 0.0
+            out = mix_curves(t, eta[P_A], clock, lambda tau: curves_at(tau, at_one))
+        else:
+            out = curves_at(t)
         return out.reshape(m, n, t.shape[0], 3)
 
     def calibrated_mechanism(self, theta: np.ndarray | None = None) -> Mechanism:
@@ -726,7 +757,7 @@ def fit(
         lk.prior_scale = prior_scale
     lk.standardise(X)
     if isinstance(lk, MechanismLinks):
-        lk.table_years = max(MECHANISM_TABLE_YEARS, math.ceil(float(t.max()) / DAYS_PER_YEAR) + 1)
+        lk.table_years = mechanism_table_years(float(t.max()) / DAYS_PER_YEAR, mech.growth_spread)
     table = build_table(
         mech, cancer, lk.grades(), n_draws=n_draws, seed=seed, years=_table_years(lk)
     )
@@ -741,7 +772,7 @@ def fit(
             lk, X, table, t, e, prior_scale is None, clock_links is None, report
         )
     mean, sd = lk.priors()
-    objective = Objective(lk.design(X), table, t, e, mean, sd)
+    objective = Objective(lk.design(X), table, t, e, mean, sd, mech.growth_spread)
     result = fit_map(
         objective,
         start,
@@ -794,7 +825,7 @@ def _choose_by_evidence(
             scales=dict(lk.scales),
         )
         mean, sd = cand.priors()
-        objective = Objective(cand.design(X), table, t, e, mean, sd)
+        objective = Objective(cand.design(X), table, t, e, mean, sd, cand.mechanism.growth_spread)
         near = near_mode(objective, callback=callback)
         iterations += near.iterations
         evaluations += near.evaluations

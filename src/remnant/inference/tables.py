@@ -349,7 +349,10 @@ class _TableArgs:
 
     @functools.cached_property
     def _mech_key(self) -> str:
-        return json.dumps(dataclasses.asdict(self.mech), sort_keys=True, default=repr)
+        fields = dataclasses.asdict(self.mech)
+        # the clock's spread is integrated outside the table (remnant.inference.clock_spread)
+        del fields["growth_spread"]
+        return json.dumps(fields, sort_keys=True, default=repr)
 
     def key(self, grades: tuple[int, ...]) -> tuple[object, ...]:
         """The table's name in memory and on disk (:mod:`remnant.inference.table_store`)."""

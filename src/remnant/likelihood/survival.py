@@ -70,12 +70,15 @@ def _check_without_spread(mech: Mechanism | None) -> None:
     """The direct likelihood takes every patient at its recorded immunity: a mechanism with a
     spread or a scale of immunity (a calibrated model) is integrated by ``remnant.inference``'s
     kernel table instead."""
-    if mech is not None and (mech.immune_spread > 0.0 or mech.immune_scale != 1.0):
+    if mech is not None and (
+        mech.immune_spread > 0.0 or mech.immune_scale != 1.0 or mech.growth_spread > 0.0
+    ):
         raise RemnantInputError(
             "mechanism",
-            "immune_spread 0 and immune_scale 1 here; a calibrated model's spread of immunity "
-            "is integrated by the fit's kernel table (RemnantFit.curves)",
-            f"immune_spread {mech.immune_spread:g}, immune_scale {mech.immune_scale:g}",
+            "immune_spread 0, immune_scale 1 and growth_spread 0 here; a calibrated model's "
+            "spreads are integrated by the fit's kernel table (RemnantFit.curves)",
+            f"immune_spread {mech.immune_spread:g}, immune_scale {mech.immune_scale:g}, "
+            f"growth_spread {mech.growth_spread:g}",
         )
 
 

@@ -113,6 +113,7 @@ PROFILE_COLUMNS = (
     "immune_spread",  # sd of log I0 between patients (0: every patient at "immunity")
     "band_lo_z",  # the immune band's bounds as standard normal quantiles (-inf, inf: whole)
     "band_hi_z",
+    "growth_spread",  # sd of log a, the disease's clock after surgery (0: every patient at 1)
 )
 PROFILE_INDEX = {name: i for i, name in enumerate(PROFILE_COLUMNS)}
 
@@ -148,6 +149,7 @@ class Derived:
         row[PROFILE_INDEX["immune_spread"]] = mech.immune_spread
         row[PROFILE_INDEX["band_lo_z"]] = lo_z
         row[PROFILE_INDEX["band_hi_z"]] = hi_z
+        row[PROFILE_INDEX["growth_spread"]] = mech.growth_spread
         return row
 
 

@@ -61,6 +61,11 @@ MIN_BAND_WIDTH = 0.01
 IMMUNITY_FLOOR = 2.0**-5
 # Most spread of log I0 between patients: e^3 either way per standard deviation.
 MAX_IMMUNE_SPREAD = 3.0
+# Between-patient spread of the disease's clock (growth_spread): the sd of log a is at most
+# this (an e-fold per sd), and Z is held within +-GROWTH_Z_MAX sd (0.27% of patients beyond),
+# so that a patient's disease runs at most e^(3 sd) times its typical speed (docs/model.md 1.10).
+MAX_GROWTH_SPREAD = 1.0
+GROWTH_Z_MAX = 3.0
 
 # Doubling time multipliers by grade (well, moderately, poorly differentiated): higher grade,
 # faster growth. Grade 2 is the reference.
@@ -340,6 +345,12 @@ class Mechanism:
     # those of the recorded immunity (docs/model.md, 1.9).
     immune_scale: float = 1.0
     immune_spread: float = 0.0
+    # --- between-patient spread of the disease's clock (a calibrated model's; none here) ---
+    # After surgery every rate of a patient's residual disease runs at a = exp(growth_spread Z),
+    # Z standard normal within +-GROWTH_Z_MAX: the doubling times of patients with the same
+    # fields differ (Zhang 2017: breast doubling times median 164, mean 185 days, a lognormal
+    # sd of 0.49; docs/model.md 1.10).
+    growth_spread: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -404,6 +415,11 @@ class Mechanism:
             self,
             "immune_spread",
             v.in_range("immune_spread", self.immune_spread, 0.0, MAX_IMMUNE_SPREAD),
+        )
+        object.__setattr__(
+            self,
+            "growth_spread",
+            v.in_range("growth_spread", self.growth_spread, 0.0, MAX_GROWTH_SPREAD),
         )
         for name in ("dip_depth", "lapse_depth"):
             object.__setattr__(self, name, v.in_range(name, getattr(self, name), 0.0, 0.99))
