@@ -15,6 +15,7 @@ from remnant.data import load_cohort
 from remnant.errors import RemnantInputError
 from remnant.inference.map import Objective
 from remnant.inference.model import RemnantFit, fit
+from remnant.model.parameters import PUBLISHED_GROWTH_SPREAD
 from remnant.yardstick.registry import make_model
 
 COLUMNS = ["stage", "other"]
@@ -141,9 +142,24 @@ def objective(fitted: RemnantFit, data: tuple[pd.DataFrame, np.ndarray, np.ndarr
     return Objective(fitted.links.design(X), fitted.table, time, event, mean, sd)
 
 
+@pytest.fixture(scope="module")
+def clock_objective(
+    fitted: RemnantFit, data: tuple[pd.DataFrame, np.ndarray, np.ndarray]
+) -> Objective:
+    """The same objective with the disease clock spread between patients (docs/model.md
+    1.10), on the first 150 patients: each term a sum over its knots in log time."""
+    X, time, event = data
+    mean, sd = fitted.links.priors()
+    n = 150
+    design = fitted.links.design(X.iloc[:n])
+    return Objective(design, fitted.table, time[:n], event[:n], mean, sd, PUBLISHED_GROWTH_SPREAD)
+
+
+@pytest.mark.parametrize("which", ["objective", "clock_objective"])
 def test_hessian_from_patient_blocks_matches_differences_of_the_gradient(
-    fitted: RemnantFit, objective: Objective
+    fitted: RemnantFit, which: str, request: pytest.FixtureRequest
 ) -> None:
+    objective = request.getfixturevalue(which)
     # sum_i A_i^T H_i A_i (docs/fit.md, section 4) against central differences of the whole
     # gradient in each parameter; both carry an O(h^2) = 1e-6 difference error
     obj = objective
@@ -160,9 +176,11 @@ def test_hessian_from_patient_blocks_matches_differences_of_the_gradient(
     np.testing.assert_allclose(obj.hessian(theta), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("which", ["objective", "clock_objective"])
 def test_gradient_matches_differences_of_the_value(
-    fitted: RemnantFit, objective: Objective
+    fitted: RemnantFit, which: str, request: pytest.FixtureRequest
 ) -> None:
+    objective = request.getfixturevalue(which)
     # every parameter, the clock (the table's time axis) and the spread included, away from
     # the mode where the gradient is not small; central differences of the whole objective
     obj = objective

@@ -46,6 +46,7 @@ import pandas as pd
 from remnant.inference.links import PRIOR_INTERCEPT
 from remnant.inference.model import RemnantFit, fit
 from remnant.model import calibrated
+from remnant.model.parameters import PUBLISHED_GROWTH_SPREAD, Mechanism
 from remnant.provenance import provenance
 
 COLON_SIZE_BY_EXTENT = {1: 20.0, 2: 35.0, 3: 50.0, 4: 65.0}
@@ -113,7 +114,9 @@ def build() -> dict[str, Any]:
     out: dict[str, Any] = {"format": "remnant-default-model/1", "models": {}}
     for cancer, loader in (("colon", _colon), ("breast", _breast)):
         X, t, e, info = loader()
-        f = fit(X, t, e, links="mechanism", cancer=cancer, fit_spread=True)
+        # the disease's clock spread between patients at its published size (not fitted)
+        mech = Mechanism(growth_spread=PUBLISHED_GROWTH_SPREAD)
+        f = fit(X, t, e, links="mechanism", cancer=cancer, mechanism=mech, fit_spread=True)
         f.data = {**info, "rows": len(X), "events": int(e.sum())}
         if cancer in TARGETS:
             cal = calibrate(f, TARGETS[cancer], burden_prior_sd=PRIOR_INTERCEPT[1])

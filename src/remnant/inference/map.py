@@ -42,6 +42,7 @@ NEAR_GRAD_TOL = 3e-3  # near the mode (the evidence's expansion point): 3e-4 per
 WHITENED_STEP_SE = 0.05
 STEP_TOL = 0.1  # converged: the Newton step is below 0.1 standard error in every parameter
 NEWTON_STEPS = 4
+BACKTRACKS = 3  # halvings of a Newton step that does not lower the objective
 WALL = 200.0  # cubic wall on log I0 outside the kernel table: WALL |over|^3 per patient
 LN2 = 0.6931471805599453
 MAX_ITER = 500
@@ -261,8 +262,14 @@ def _polish(
             if v_new < value:
                 theta, value, grad = trial, v_new, g_new
             break
-        trial = np.clip(theta - step, -BOUND, BOUND)
-        v_new, g_new = objective.value_and_grad(trial)
+        # a step that does not lower the objective (a curved ridge of a weakly identified
+        # pair of parameters is far from quadratic over it) is halved
+        for _ in range(BACKTRACKS + 1):
+            trial = np.clip(theta - step, -BOUND, BOUND)
+            v_new, g_new = objective.value_and_grad(trial)
+            if v_new < value:
+                break
+            step = 0.5 * step
         if not v_new < value:
             break
         theta, value, grad = trial, v_new, g_new

@@ -66,6 +66,12 @@ MAX_IMMUNE_SPREAD = 3.0
 # so that a patient's disease runs at most e^(3 sd) times its typical speed (docs/model.md 1.10).
 MAX_GROWTH_SPREAD = 1.0
 GROWTH_Z_MAX = 3.0
+# The calibrated models' growth spread: breast volume doubling times have median 164 and mean
+# 185 days (Zhang 2017, ../shared/design/anchors.md, kinetics); a lognormal with these has sd
+# sqrt(2 ln(mean / median)) = 0.491 in log doubling time. No colon figure of the spread is at
+# hand (colorectal liver metastases double in 71-155 days, a range of medians), so colon takes
+# the same.
+PUBLISHED_GROWTH_SPREAD = math.sqrt(2.0 * math.log(185.0 / 164.0))
 
 # Doubling time multipliers by grade (well, moderately, poorly differentiated): higher grade,
 # faster growth. Grade 2 is the reference.
