@@ -147,10 +147,10 @@ def clock_objective(
     fitted: RemnantFit, data: tuple[pd.DataFrame, np.ndarray, np.ndarray]
 ) -> Objective:
     """The same objective with the disease clock spread between patients (docs/model.md
-    1.10), on the first 150 patients: each term a sum over its knots in log time."""
+    1.10), on the first 60 patients: each term a sum over its knots in log time."""
     X, time, event = data
     mean, sd = fitted.links.priors()
-    n = 150
+    n = 60
     design = fitted.links.design(X.iloc[:n])
     return Objective(design, fitted.table, time[:n], event[:n], mean, sd, PUBLISHED_GROWTH_SPREAD)
 

@@ -124,3 +124,31 @@ def test_callers_at_once_wait_for_one_build(store, monkeypatch):
     first.join()
     assert calls == [(2,)]
     assert out[0] is out[1]
+
+
+BUILD_AND_COUNT = """
+from remnant.inference import tables
+from remnant.model.parameters import Mechanism
+calls = []
+real = tables._tabulate
+tables._tabulate = lambda *args: (calls.append(1), real(*args))[1]
+tables.build_table(Mechanism(), "colon", (2,), n_draws=2, years=3.0)
+print(len(calls))
+"""
+
+
+def test_processes_at_once_tabulate_a_table_once(store):
+    # two processes asking for the same table: the second waits on the store's lock and reads
+    # what the first stored
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, table_store.CACHE_ENV: str(store)}
+    runs = [
+        subprocess.Popen([sys.executable, "-c", BUILD_AND_COUNT], env=env, stdout=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    counts = [int(p.communicate(timeout=300)[0]) for p in runs]
+    assert sorted(counts) == [0, 1]
+    assert len([p for p in store.iterdir() if p.is_dir()]) == 1

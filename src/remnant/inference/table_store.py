@@ -15,12 +15,15 @@ silent: the table is then built as if there were no cache.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,8 +36,8 @@ if TYPE_CHECKING:
 
 CACHE_ENV = "REMNANT_CACHE_DIR"
 DISABLED = ("", "off", "none", "0")
-# entries of one grade each, about 50 MB (80 years): twelve are the two cancers' shipped models
-# (five grades) and two fits of the user's own
+# entries of one grade each, about 50 MB per 25 years of table: twelve are the two cancers'
+# shipped models (five grades) and two fits of the user's own
 MAX_STORED_TABLES = 12
 # the modules whose code decides a table's values (besides its arguments, in the key)
 SOURCES = (
@@ -111,6 +114,34 @@ def load(key: tuple[object, ...]) -> KernelTable | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return table
+
+
+@contextlib.contextmanager
+def building(key: tuple[object, ...]) -> Iterator[None]:
+    """Held while tables of ``key`` are tabulated: another process that needs one of them
+    meanwhile waits (an advisory lock on a file of the temporary directory), then reads it from the
+    store instead of tabulating it beside the first. Without a store, or when the lock cannot
+    be taken, nothing is held."""
+    root = cache_dir()
+    handle = None
+    if root is not None:
+        try:
+            # in the temporary directory, not beside the entries: the lock is of this
+            # machine's processes, and leaves nothing in the store
+            name = hashlib.sha256(f"{root.resolve()}/{entry_name(key)}".encode()).hexdigest()
+            lock = Path(tempfile.gettempdir()) / f"remnant-table-{name[:32]}.lock"
+            handle = open(lock, "a")  # noqa: SIM115
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            if handle is not None:
+                handle.close()
+            handle = None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
 
 
 def save(key: tuple[object, ...], table: KernelTable) -> None:

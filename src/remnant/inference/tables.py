@@ -380,10 +380,18 @@ def _build(args: _TableArgs, grades: tuple[int, ...]) -> KernelTable:
     missing = tuple(g for g in dict.fromkeys(grades) if g not in pieces)
     fresh = None
     if missing:
-        fresh = _tabulate(args, missing)
-        for g in missing:
-            pieces[g] = fresh.one_grade(g)
-            table_store.save(key((g,)), pieces[g])
+        # one process at a time tabulates a model's grades; the others wait, then read them
+        with table_store.building(key(())):
+            for g in missing:
+                piece = table_store.load(key((g,)))
+                if piece is not None:
+                    pieces[g] = piece
+            missing = tuple(g for g in missing if g not in pieces)
+            if missing:
+                fresh = _tabulate(args, missing)
+                for g in missing:
+                    pieces[g] = fresh.one_grade(g)
+                    table_store.save(key((g,)), pieces[g])
     if fresh is not None and fresh.grades == grades:
         table = fresh
     elif len(grades) == 1:

@@ -43,6 +43,7 @@ CAUSES: Mapping[str, str] = {
     "surgery_wake_days": "seeding and dormancy",
     "clone_doubling_days": "growth",
     "birth_rate": "growth",
+    "growth_spread": "growth",
     "detection_cells_local": "detection",
     "detection_cells_distant": "detection",
 }
@@ -85,6 +86,15 @@ RANGES: Mapping[str, Range] = {
         "linear",
         "half to 1.5 times the base's spread of log I0 between patients (the model allows at "
         "most 3); not varied when the base has no spread",
+        relative=True,
+    ),
+    "growth_spread": Range(
+        0.5,
+        1.5,
+        "linear",
+        "half to 1.5 times the base's spread of log doubling time between patients (Zhang "
+        "2017's doubling times give 0.49; the model allows at most 1); not varied when the "
+        "base has no spread",
         relative=True,
     ),
     "clone_doubling_days": Range(
