@@ -845,8 +845,7 @@ def _anchors() -> list[Anchor]:
             "houssami2014-breast-or",
             two_group_or(BREAST_BCS["R1"], BREAST_BCS["R0"], "local", 5.0),
             "breast-conserving surgery = stage I/II 50/50% (no mix in anchors.md); radiotherapy is "
-            "not in the model; follow-up not given, 5 years chosen (the model's local recurrences "
-            "all come between 2.8 and 5 years)",
+            "not in the model; follow-up not given, 5 years chosen",
         )
     )
     # --- Immunity: Immunoscore groups (Pages 2018) ---
@@ -1219,9 +1218,9 @@ NOT_EXPRESSIBLE: tuple[NotExpressible, ...] = (
         "Zhang 2017; colorectal liver metastases 71-155 days",
         "breast primary doubling median 164 days; metastasis doubling 71-155 days",
         "inputs of the model, not outputs: the breast primary doubling time is set to "
-        "164 days, and clones grow exponentially (no Gompertz slowing) with a fixed "
-        "doubling time (colon 25 days at typical immunity), so there is no simulated "
-        "spread of doubling times to compare",
+        "164 days, and the spread of doubling times between patients is set from the "
+        "same figures (growth_spread 0.49, docs/model.md 1.10); clones grow exponentially "
+        "(no Gompertz slowing), so there is no simulated doubling time to compare",
     ),
     NotExpressible(
         "treatment-follow-up",

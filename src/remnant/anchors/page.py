@@ -210,16 +210,18 @@ def mechanism_reasons() -> tuple[dict[str, str], dict[str, str]]:
     asleep = 1 / (breast.wake_rate["breast"] + breast.dormant_death_rate) / DAYS_PER_YEAR
     reasons = {
         "A": (
-            "Growth spread only through immunity. An awake clone's net rate is "
-            "ln 2 / Td + k (1 - I): patients differ in it through their baseline immunity (the "
-            f"spread, sd of log I0 {colon.immune_spread:.2f} colon, {breast.immune_spread:.2f} "
-            "breast), but where immunity is weak the rate saturates at ln 2 / Td + k, and clones "
-            f"of one patient share it. {doublings:.0f} doublings of "
+            "Growth spread between patients, not between clones. Each patient's disease runs on "
+            f"its own clock (sd of log a {colon.growth_spread:.2f}, the published spread of "
+            "doubling times, not fitted; docs/model.md 1.10) and its immunity is spread too (sd "
+            f"of log I0 {colon.immune_spread:.2f} colon, {breast.immune_spread:.2f} breast), "
+            f"but at the typical clock {doublings:.0f} doublings of "
             f"{breast.clone_doubling_days['breast']:g} days take {growth['breast']:.1f} years "
             f"for breast and of {colon.clone_doubling_days['colon']:g} days "
-            f"{growth['colon']:.1f} years for colon: the hazard stays low until about that time "
-            "and peaks near it. Nothing in the mechanism moves the peak earlier or splits it "
-            "in two (no spread of growth between clones, no second dormancy process)."
+            f"{growth['colon']:.1f} years for colon, and a patient one sd faster takes "
+            f"{growth['breast'] * math.exp(-breast.growth_spread):.1f} and "
+            f"{growth['colon'] * math.exp(-colon.growth_spread):.1f} years: the hazard peaks "
+            "between those times. Nothing in the mechanism splits the peak in two (the clones "
+            "of one patient share its clock; no second dormancy process)."
         ),
         "B": (
             f"Short dormancy. Breast seeds wake at {breast.wake_rate['breast']:g} per day and "
