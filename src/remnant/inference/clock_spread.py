@@ -26,15 +26,15 @@ from scipy import stats
 from remnant.inference.immune_spread import hat_weights
 from remnant.model.parameters import GROWTH_Z_MAX
 
-# Knots per unit of log time: between knots S_1 is taken linear in ln t, which departs from
-# the spread curve by about CLOCK_STEP^2 / 12 times its curvature in ln t (below 1e-3 here;
+# The knots' step in log time: between knots S_1 is taken linear in ln t, which departs from
+# the spread curve by about CLOCK_STEP^2 / 12 times its curvature in ln t (below 2e-3 here;
 # docs/model.md 1.10)
-CLOCK_STEP = 0.05
+CLOCK_STEP = 0.1
 
 
-def half_width(spread: float) -> int:
+def half_width(spread: float, step: float = CLOCK_STEP) -> int:
     """Knots on either side of a patient's own position that the clock's band can weigh."""
-    return int(math.ceil(GROWTH_Z_MAX * spread / CLOCK_STEP)) + 1
+    return int(math.ceil(GROWTH_Z_MAX * spread / step)) + 1
 
 
 def mean_clock(spread: float) -> float:
@@ -45,15 +45,15 @@ def mean_clock(spread: float) -> float:
     return float(math.exp(0.5 * spread * spread) * within / mass)
 
 
-def grid(ln_at: np.ndarray, spread: float) -> tuple[int, np.ndarray]:
+def grid(ln_at: np.ndarray, spread: float, step: float = CLOCK_STEP) -> tuple[int, np.ndarray]:
     """The knots covering disease times ``exp(ln_at)`` and the clock's band around them.
 
-    Returns the index ``j0`` of the first knot (knot ``j`` at ``ln tau = j CLOCK_STEP``) and
+    Returns the index ``j0`` of the first knot (knot ``j`` at ``ln tau = j step``) and
     the knots' disease times (days)."""
-    w = half_width(spread)
-    j0 = int(math.floor(float(ln_at.min()) / CLOCK_STEP)) - w
-    j1 = int(math.ceil(float(ln_at.max()) / CLOCK_STEP)) + w + 1
-    return j0, np.exp(np.arange(j0, j1 + 1) * CLOCK_STEP)
+    w = half_width(spread, step)
+    j0 = int(math.floor(float(ln_at.min()) / step)) - w
+    j1 = int(math.ceil(float(ln_at.max()) / step)) + w + 1
+    return j0, np.exp(np.arange(j0, j1 + 1) * step)
 
 
 @njit(cache=True)
@@ -62,20 +62,21 @@ def _mix(
     ln_a: np.ndarray,
     spread: float,
     j0: int,
+    step: float,
     base: np.ndarray,
     out: np.ndarray,
 ) -> None:
     # out[i, q] = the clock-spread curves of patient i at time exp(ln_t[q]) from its curves at
-    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) CLOCK_STEP))
-    w = int(math.ceil(GROWTH_Z_MAX * spread / CLOCK_STEP)) + 1
+    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) step))
+    w = int(math.ceil(GROWTH_Z_MAX * spread / step)) + 1
     n_k = 2 * w + 2
     wts = np.empty(n_k)
-    sd = spread / CLOCK_STEP
+    sd = spread / step
     for i in range(base.shape[0]):
         for q in range(ln_t.shape[0]):
-            m = (ln_t[q] + ln_a[i]) / CLOCK_STEP - j0
+            m = (ln_t[q] + ln_a[i]) / step - j0
             lo = int(math.floor(m)) - w
-            hat_weights(m - lo, sd, CLOCK_STEP, -GROWTH_Z_MAX, GROWTH_Z_MAX, wts, wts, wts, False)
+            hat_weights(m - lo, sd, step, -GROWTH_Z_MAX, GROWTH_Z_MAX, wts, wts, wts, False)
             s = 0.0
             f1 = 0.0
             f2 = 0.0
@@ -86,7 +87,7 @@ def _mix(
                 j = lo + r
                 s += c * base[i, j, 0]
                 # t f(t) = E[tau f_1(tau)]: the density's knots weigh tau / t
-                tau_t = c * math.exp((j0 + j) * CLOCK_STEP - ln_t[q])
+                tau_t = c * math.exp((j0 + j) * step - ln_t[q])
                 f1 += tau_t * base[i, j, 1]
                 f2 += tau_t * base[i, j, 2]
             out[i, q, 0] = s
@@ -99,6 +100,7 @@ def mix_curves(
     ln_a: np.ndarray,
     spread: float,
     curves_at: object,
+    step: float = CLOCK_STEP,
 ) -> np.ndarray:
     """``(S_rec, f_local, f_distant)`` with the clock spread, shape (n, n_times, 3).
 
@@ -111,10 +113,11 @@ def mix_curves(
     pos = t > 0.0
     if pos.any():
         ln_t = np.log(t[pos])
-        j0, tau = grid(np.concatenate([ln_t.min() + ln_a, ln_t.max() + ln_a]), spread)
+        j0, tau = grid(np.concatenate([ln_t.min() + ln_a, ln_t.max() + ln_a]), spread, step)
         base = np.ascontiguousarray(curves_at(tau))  # type: ignore[operator]
         inner = np.empty((n, ln_t.shape[0], 3))
-        _mix(ln_t, np.ascontiguousarray(ln_a, dtype=np.float64), spread, j0, base, inner)
+        ln_a = np.ascontiguousarray(ln_a, dtype=np.float64)
+        _mix(ln_t, ln_a, spread, j0, step, base, inner)
         out[:, pos] = inner
     if not pos.all():
         # at surgery S = 1 at every clock, and the density is A f_1(0)
@@ -125,7 +128,11 @@ def mix_curves(
 
 
 def clock_nodes(
-    time: np.ndarray, ln_a: np.ndarray, event: np.ndarray, spread: float
+    time: np.ndarray,
+    ln_a: np.ndarray,
+    event: np.ndarray,
+    spread: float,
+    step: float = CLOCK_STEP,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each patient's knots of the clock's spread at its own time.
 
@@ -135,7 +142,7 @@ def clock_nodes(
     """
     t = np.asarray(time, dtype=np.float64)
     n = t.shape[0]
-    w = half_width(spread)
+    w = half_width(spread, step)
     n_k = 2 * w + 2
     patient = np.repeat(np.arange(n), n_k)
     tau = np.empty(n * n_k)
@@ -146,6 +153,7 @@ def clock_nodes(
         np.asarray(ln_a, dtype=np.float64),
         spread,
         w,
+        step,
         tau,
         weight,
         slope,
@@ -161,6 +169,7 @@ def _nodes(
     ln_a: np.ndarray,
     spread: float,
     w: int,
+    step: float,
     tau: np.ndarray,
     weight: np.ndarray,
     slope: np.ndarray,
@@ -169,14 +178,14 @@ def _nodes(
     wts = np.empty(n_k)
     d_m = np.empty(n_k)
     d_sd = np.empty(n_k)
-    sd = spread / CLOCK_STEP
+    sd = spread / step
     for i in range(ln_t.shape[0]):
-        m = (ln_t[i] + ln_a[i]) / CLOCK_STEP
+        m = (ln_t[i] + ln_a[i]) / step
         lo = int(math.floor(m)) - w
-        hat_weights(m - lo, sd, CLOCK_STEP, -GROWTH_Z_MAX, GROWTH_Z_MAX, wts, d_m, d_sd, True)
+        hat_weights(m - lo, sd, step, -GROWTH_Z_MAX, GROWTH_Z_MAX, wts, d_m, d_sd, True)
         for r in range(n_k):
             k = i * n_k + r
-            tau[k] = math.exp((lo + r) * CLOCK_STEP)
+            tau[k] = math.exp((lo + r) * step)
             weight[k] = wts[r]
             slope[k] = d_m[r]
 
