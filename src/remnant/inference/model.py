@@ -127,13 +127,19 @@ def _check_covariates(field: str, X: pd.DataFrame, kind: str, used: Sequence[Any
     check_numeric_columns(field, X, PATIENT_NUMBERS, finite=True)
 
 
+# With a growth spread, the answers a mechanism-link model must give: the calculator's
+# conditional risk 5 years after at most 9 recurrence-free years (remnant.explanation)
+CLOCK_REACH_YEARS = 15.0
+
+
 def mechanism_table_years(follow_up_years: float, growth_spread: float) -> float:
-    """Years of a mechanism-link model's table: its answers' reach (at least
-    ``MECHANISM_TABLE_YEARS``, or the fitting data's follow-up) at the fastest clock of its
-    spread (docs/model.md 1.10), in whole multiples of five years, at most ``TABLE_YEARS``."""
-    reach = max(MECHANISM_TABLE_YEARS, math.ceil(follow_up_years) + 1)
+    """Years of a mechanism-link model's table: ``MECHANISM_TABLE_YEARS`` or the fitting
+    data's follow-up; with a growth spread, its answers' reach (``CLOCK_REACH_YEARS`` or the
+    follow-up) at the fastest clock of the spread (docs/model.md 1.10), in whole multiples of
+    five years, at most ``TABLE_YEARS``."""
     if growth_spread == 0.0:
-        return float(reach)
+        return float(max(MECHANISM_TABLE_YEARS, math.ceil(follow_up_years) + 1))
+    reach = max(CLOCK_REACH_YEARS, math.ceil(follow_up_years) + 1)
     years = reach * math.exp(GROWTH_Z_MAX * growth_spread)
     return float(min(TABLE_YEARS, 5.0 * math.ceil(years / 5.0)))
 
