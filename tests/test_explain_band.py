@@ -107,7 +107,7 @@ def test_the_band_matches_posterior_draws(cancer, stage, margin, immune):
     thetas = np.random.default_rng(11).multivariate_normal(
         fit.result.theta, fit.result.covariance, size=DRAWS
     )
-    risks = np.stack([1.0 - fit.design_curves(design, times, th)[0, :, 0] for th in thetas])
+    risks = 1.0 - fit.posterior_curves(design, times, thetas)[:, 0, :, 0]
     for j, h in enumerate(HORIZONS_YEARS):
         lo, hi = e.risk_lower[str(h)], e.risk_upper[str(h)]
         slack = WIDTH_SHARE * (hi - lo)
