@@ -137,6 +137,7 @@ print(len(calls))
 """
 
 
+@pytest.mark.slow  # two fresh processes: about 15 s beside the rest of the suite (make verify)
 def test_processes_at_once_tabulate_a_table_once(store):
     # two processes asking for the same table: the second waits on the store's lock and reads
     # what the first stored
