@@ -63,6 +63,7 @@ _PYTHON_FIELD_RE = re.compile(r"(?<![\w-])(" + "|".join(PYTHON_FIELDS) + r")(?![
 # Directories whose listing is never watched (they change on their own, or cannot be written).
 _UNWATCHED = ("/proc", "/dev", "/sys")
 DEFAULT_TIMEOUT = 60.0
+VALID_RUN_TIMEOUT = 180.0  # a valid run of a command's whole work (tests/test_doors_cli.py)
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"  # the malformed inputs
 
 
