@@ -62,13 +62,13 @@ def _mix(
     ln_a: np.ndarray,
     spread: float,
     j0: int,
+    w: int,
     step: float,
     base: np.ndarray,
     out: np.ndarray,
 ) -> None:
     # out[i, q] = the clock-spread curves of patient i at time exp(ln_t[q]) from its curves at
-    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) step))
-    w = int(math.ceil(GROWTH_Z_MAX * spread / step)) + 1
+    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) step)), w knots of half_width
     n_k = 2 * w + 2
     wts = np.empty(n_k)
     sd = spread / step
@@ -117,7 +117,7 @@ def mix_curves(
         base = np.ascontiguousarray(curves_at(tau))  # type: ignore[operator]
         inner = np.empty((n, ln_t.shape[0], 3))
         ln_a = np.ascontiguousarray(ln_a, dtype=np.float64)
-        _mix(ln_t, ln_a, spread, j0, step, base, inner)
+        _mix(ln_t, ln_a, spread, j0, half_width(spread, step), step, base, inner)
         out[:, pos] = inner
     if not pos.all():
         # at surgery S = 1 at every clock, and the density is A f_1(0)
