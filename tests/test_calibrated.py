@@ -5,7 +5,7 @@
 deaths censored) must lie on the fit's recurrence-free curve ``S_rec`` at its mode within
 ``Z_MAX`` Greenwood standard errors at every half year to ``YEARS`` years. The engine draws
 each copy's baseline immunity from the spread, within the patient's Immunoscore band; the
-fit integrates the band in closed form over its kernel table (docs/model.md 1.9). Six
+fit integrates the band in closed form over its kernel table (docs/model.md 1.9). Eight
 patients spanning stage, margin and immunity, ``N_COPIES`` copies each. (Where immunity holds
 clones near zero net growth the table's interpolation in ``log2 I0`` is coarsest: a breast
 stage III patient of intermediate Immunoscore lies up to 1.2 points off at 9-10 years,
@@ -48,8 +48,12 @@ CASES = [
     ("colon", "III", "R1", "low"),
     ("colon", "II", "R1", "intermediate"),
     ("colon", "I", "R0", "high"),
+    # a margin clone of e^5.5 lineages: the sharpest S_1 of the model, which sets the clock's
+    # knot step (docs/model.md 1.10)
+    ("colon", "III", "R2", "low"),
     ("breast", "II", "R0", "unknown"),
     ("breast", "II", "R1", "unknown"),
+    ("breast", "II", "R2", "unknown"),
 ]
 
 

@@ -204,6 +204,34 @@ def test_curves_do_not_depend_on_how_the_patients_are_split(colon_table, monkeyp
     assert alone.tobytes() == runs[0][7:8].tobytes()
 
 
+def test_patients_differing_only_in_immunity_give_their_own_curves(colon_table):
+    # patients with the same seeds, residual cells and clock share the rows' sums over the
+    # schedules (their immunity moves only the weights): each must still get exactly the
+    # numbers it gets alone, whatever its band overlaps with its neighbours'
+    rng = np.random.default_rng(9)
+    n = 40
+    eta = np.vstack(
+        [
+            rng.choice([-0.5, 0.3], n),
+            rng.choice([-4.6, 0.9, 5.5], n),
+            rng.normal(-0.7, 0.4, n),
+            rng.choice([0.0, 0.1], n),
+        ]
+    )
+    sigma = rng.choice([0.6, 1.07], n)
+    lower = rng.choice([-np.inf, -0.67, 0.52, -3.0], n)
+    narrow = np.isfinite(lower) & (lower < 0.0)  # a band of finite width, or open above
+    band = np.vstack([lower, np.where(narrow, lower + rng.uniform(0.2, 2.0, n), np.inf)])
+    times = np.array([0.0, 30.0, 365.25, 1000.0, 3000.0])
+    gi = np.zeros(n, dtype=np.int64)
+    together = colon_table.curves(times, eta, sigma, gi, True, band)
+    for i in range(n):
+        alone = colon_table.curves(
+            times, eta[:, i : i + 1], sigma[i], gi[:1], True, band[:, i : i + 1]
+        )
+        assert alone.tobytes() == together[i : i + 1].tobytes(), i
+
+
 def test_build_table_rejects_other_sub_rows():
     from remnant.errors import RemnantInputError
 

@@ -540,7 +540,11 @@ def _spread_curves(
 ) -> None:
     # _curves over the spread of immunity on the rows: _weighed's arithmetic for each patient
     # and time, with the rows read from the table once per time for every patient at the
-    # same grade and time cell (the patients of one explanation share them)
+    # same grade and time cell (the patients of one explanation share them), and each row's
+    # sums over the schedules computed once for patients in a run that differ only in their
+    # immunity (its level, spread or band moves the weights, not the rows: the posterior's
+    # points along the immune parameters, a coalition with and without the patient's
+    # immunity). Every row's sums and every patient's mix are the same arithmetic as alone.
     n = eta.shape[1]
     n_r = tabt.shape[2]
     n_s = tabt.shape[3]
@@ -552,11 +556,19 @@ def _spread_curves(
         lo[i], hi[i] = _weighted_span(wts[i])
     first = lo.min()
     part = np.empty((hi.max() - first, n_s, N_TAB))
+    sums = np.empty((n_r, 3))
+    dsums = np.empty((n_r, N_DERIV))
     for k in range(times.shape[0]):
-        # the grade, time cell and fraction whose rows part holds (none yet)
+        # the grade, time cell and fraction whose rows part holds (none yet), and the
+        # predictors whose row sums sums holds on rows done_lo .. done_hi - 1 (none yet)
         read_g = -1
         read_cell = -1
         read_fu = -1.0
+        done_lo = 0
+        done_hi = 0
+        lm_done = 0.0
+        lr_done = 0.0
+        a_done = 0.0  # no clock is 0: the first patient's rows are computed
         for i in range(n):
             cell, fu, a = _time_cell(times[k], eta[X_A, i], geom[G_DT], tabt.shape[1])
             if gi[i] != read_g or cell != read_cell or fu != read_fu:
@@ -564,15 +576,42 @@ def _spread_curves(
                 read_g = gi[i]
                 read_cell = cell
                 read_fu = fu
-            s, fl, fd = _band_sums(
-                min(eta[X_MU, i], LOG_MU_MAX),
-                min(eta[X_RES, i], LOG_RES_MAX),
-                a,
-                part[lo[i] - first : hi[i] - first],
-                w,
-                geom[G_ML],
-                wts[i, lo[i] : hi[i]],
-            )
+                done_hi = done_lo
+            lm = min(eta[X_MU, i], LOG_MU_MAX)
+            lr = min(eta[X_RES, i], LOG_RES_MAX)
+            if lm != lm_done or lr != lr_done or a != a_done or hi[i] < done_lo or lo[i] > done_hi:
+                done_lo = lo[i]
+                done_hi = lo[i]
+                lm_done = lm
+                lr_done = lr
+                a_done = a
+            _sums_on(lm, lr, a, part, first, w, geom[G_ML], sums, dsums, lo[i], done_lo)
+            _sums_on(lm, lr, a, part, first, w, geom[G_ML], sums, dsums, done_hi, hi[i])
+            done_lo = min(done_lo, lo[i])
+            done_hi = max(done_hi, hi[i])
+            s, fl, fd = _mix(sums[lo[i] : hi[i]], wts[i, lo[i] : hi[i]])
             out[i, k, 0] = s
             out[i, k, 1] = fl
             out[i, k, 2] = fd
+
+
+@njit(cache=True, inline="always")
+def _sums_on(
+    lm: float,
+    lr: float,
+    a: float,
+    part: np.ndarray,
+    first: int,
+    w: np.ndarray,
+    m_loc: float,
+    sums: np.ndarray,
+    dsums: np.ndarray,
+    r0: int,
+    r1: int,
+) -> None:
+    # the row sums of rows r0 .. r1 - 1 (none when r1 <= r0) into sums; part holds the rows
+    # from row first
+    if r1 <= r0:
+        return
+    p = part[r0 - first : r1 - first]
+    _row_sums(lm, lr, a, p, w, m_loc, sums[r0:r1], dsums[r0:r1], p, False, False, False)

@@ -162,30 +162,39 @@ class KernelTable:
         """
         t = np.asarray(times, dtype=np.float64)
         n = eta.shape[1]
-        out = np.zeros((n, t.shape[0], 3))
         if band_z is None:
             band_z = whole_bands(n)
         sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n,))
+        # patients that differ only in their immunity side by side: they share the rows' sums
+        # (_spread_curves); each patient's curves are its own, whatever the order
+        order = np.lexsort((eta[1], eta[0], eta[3], grade_index))
+        eta_o = np.ascontiguousarray(eta[:, order], dtype=np.float64)
+        sig_o = np.ascontiguousarray(sig[order])
+        band_o = np.ascontiguousarray(band_z[:, order], dtype=np.float64)
+        g_o = np.ascontiguousarray(np.asarray(grade_index)[order])
+        out_o = np.zeros((n, t.shape[0], 3))
         tabt = self.by_time if spread else self.values
         geom = self.geometry
 
         def run(lo: int, hi: int) -> None:
             _curves(
                 t,
-                np.ascontiguousarray(eta[:, lo:hi], dtype=np.float64),
-                np.ascontiguousarray(sig[lo:hi]),
-                np.ascontiguousarray(band_z[:, lo:hi], dtype=np.float64),
-                np.ascontiguousarray(grade_index[lo:hi]),
+                eta_o[:, lo:hi],
+                sig_o[lo:hi],
+                band_o[:, lo:hi],
+                g_o[lo:hi],
                 spread,
                 self.values,
                 tabt,
                 self.weights,
                 geom,
-                out[lo:hi],
+                out_o[lo:hi],
             )
 
         # a cohort's patients in blocks on threads (an explanation's few patients in one)
         _in_blocks(run, n, max(1, min(available_cores(), (n * t.shape[0]) // MIN_CURVE_BLOCK)))
+        out = np.empty_like(out_o)
+        out[order] = out_o
         return out
 
     def log_terms(
