@@ -256,3 +256,32 @@ def test_curves_at_parameter_points_refuse_points_of_another_shape(field, value)
             fit.design_curves(design, [0.0, 365.0], value)
         else:
             fit.posterior_curves(design, [0.0, 365.0], value)
+
+
+def test_kept_risks_of_mixed_patients_are_the_risks_computed():
+    # the stage-free mixed patients' 5-year risks are kept per fit between explanations; a
+    # patient explained after another of the same margin and immunity (whose mixed patients
+    # it reads from memory) gets exactly what a fit that has kept nothing gives it
+    from remnant.inference.model import RemnantFit
+    from remnant.model import calibrated
+
+    def fresh() -> RemnantFit:
+        return RemnantFit.from_dict(calibrated.stored_fit("colon"))
+
+    warm = fresh()
+    first = Patient.from_stage("colon", "II", margin="R1", immune="low", age=50.0)
+    explain(first, warm)
+    for stage, margin, immune in (("III", "R1", "low"), ("I", "R0", "low"), ("III", "R1", "high")):
+        patient = Patient.from_stage("colon", stage, margin=margin, immune=immune, age=70.0)
+        kept = explain(patient, warm).to_dict()
+        assert kept == explain(patient, fresh()).to_dict(), (stage, margin, immune)
+    assert len(warm.__dict__["_mixed_5y"]) > 0
+
+
+def test_the_shipped_model_is_one_object_per_process():
+    from remnant.errors import RemnantInputError
+
+    assert load_default("colon") is load_default("colon")
+    assert load_default("breast") is not load_default("colon")
+    with pytest.raises(RemnantInputError, match="cancer"):
+        load_default(["colon"])  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from remnant.errors import RemnantInputError
 from remnant.inference.links import PRIOR_INTERCEPT
 from remnant.inference.model import RemnantFit, fit
 from remnant.model import calibrated
@@ -129,7 +131,16 @@ def build() -> dict[str, Any]:
 
 
 def load_default(cancer: str) -> RemnantFit:
-    """The shipped fit for ``cancer`` (colon or breast)."""
+    """The shipped fit for ``cancer`` (colon or breast): one object per process, shared by
+    every caller (what it keeps between explanations, its tables and the risks of mixed
+    patients, serves them all), so read it and do not change it."""
+    if not isinstance(cancer, str):
+        raise RemnantInputError("cancer", "colon or breast", cancer)
+    return _loaded(cancer)
+
+
+@functools.cache
+def _loaded(cancer: str) -> RemnantFit:
     return RemnantFit.from_dict(calibrated.stored_fit(cancer), source="default model")
 
 

@@ -16,11 +16,14 @@ default: the shipped fit of the patient's cancer) and returns an :class:`Explana
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import itertools
 import math
 import os
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +34,7 @@ import pandas as pd
 from remnant import arguments as validate
 from remnant.errors import RemnantInputError
 from remnant.explanation.band import posterior_band
+from remnant.inference.links import Design
 from remnant.inference.model import RemnantFit
 from remnant.machine import available_cores
 from remnant.model.parameters import (
@@ -188,6 +192,71 @@ def _frame(patients: list[Patient]) -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(p) for p in patients])
 
 
+# The mixed patients without the patient's stage (the reference, and it with the patient's
+# margin, immunity or both) are the same for every patient of a model with that grade, margin
+# and immunity: their 5-year risks at each set of posterior points are kept per fit, at most
+# this many (9 numbers each)
+MAX_KEPT_RISKS = 4096
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_risks(fit: RemnantFit) -> collections.OrderedDict[bytes, np.ndarray]:
+    with _KEPT_LOCK:
+        kept = fit.__dict__.get("_mixed_5y")
+        if kept is None:
+            kept = fit.__dict__["_mixed_5y"] = collections.OrderedDict()
+        return kept
+
+
+def mixed_risks(
+    fit: RemnantFit, games: Design, points: np.ndarray, keep: Sequence[bool]
+) -> np.ndarray:
+    """The 5-year risk of each mixed patient (``games``' rows, columns of the result) at each
+    posterior point (rows of ``points``). Those ``keep`` marks are read from the fit's memory
+    when there and kept there otherwise (a patient's risk is its own, whatever it is computed
+    with, so kept numbers are the numbers computed)."""
+    five = np.array([SHARE_YEARS * DAYS_PER_YEAR])
+    n = games.grade_index.shape[0]
+    at_points = np.ascontiguousarray(points, dtype=np.float64).tobytes()
+
+    def key(i: int) -> bytes:
+        # the design row decides the curve within one fit
+        band = b"" if games.band_z is None else games.band_z[:, i].tobytes()
+        return b"|".join(
+            (
+                at_points,
+                games.offset[:, i].tobytes(),
+                games.loadings[:, i].tobytes(),
+                games.grade_index[i : i + 1].tobytes(),
+                band,
+            )
+        )
+
+    kept = _kept_risks(fit)
+    out = np.empty((points.shape[0], n))
+    missing = []
+    keys = [key(i) if keep[i] else b"" for i in range(n)]
+    with _KEPT_LOCK:
+        for i in range(n):
+            found = kept.get(keys[i]) if keep[i] else None
+            if found is None:
+                missing.append(i)
+            else:
+                out[:, i] = found
+                kept.move_to_end(keys[i])
+    if missing:
+        idx = np.array(missing)
+        rows = games.rows(idx)
+        out[:, idx] = 1.0 - fit.posterior_curves(rows, five, points)[:, :, 0, 0]
+        with _KEPT_LOCK:
+            for i in missing:
+                if keep[i]:
+                    kept[keys[i]] = out[:, i].copy()
+            while len(kept) > MAX_KEPT_RISKS:
+                kept.popitem(last=False)
+    return out
+
+
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
     # one pool per process for every explanation's curves (starting threads per call costs
@@ -282,7 +351,6 @@ def explain(
     cond_t = np.array([rf + h * DAYS_PER_YEAR for h in (1, 3, 5)]) if rf > 0 else np.empty(0)
     times = np.unique(np.concatenate([grid, hz, [SHARE_YEARS * DAYS_PER_YEAR, rf], cond_t]))
     at = {float(t): j for j, t in enumerate(times)}
-    five = np.array([SHARE_YEARS * DAYS_PER_YEAR])
     # the band's points: monthly while the curve bends most, then quarterly (and every time
     # the answer reports); between them the band's width is interpolated (explain.band)
     band_times = times[
@@ -298,14 +366,15 @@ def explain(
     rows_design = both.rows(slice(0, len(rows)))
     games = both.rows(slice(len(rows), None))
 
+    keep = ["stage" not in s for s in subsets]  # the same for every patient of the stage
+
     def own_and_games(points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         curve = 1.0 - fit.posterior_curves(own, band_times, points)[:, 0, :, 0]
-        mixed_5y = 1.0 - fit.posterior_curves(games, five, points)[:, :, 0, 0]
-        return list(zip(curve, mixed_5y, strict=True))
+        return list(zip(curve, mixed_risks(fit, games, points, keep), strict=True))
 
     pool = _pool()
     point_job = pool.submit(fit.design_curves, rows_design, times, None)
-    mixed_job = pool.submit(fit.design_curves, games, five, None)
+    mixed_job = pool.submit(mixed_risks, fit, games, fit.result.theta[None, :], keep)
     band = posterior_band(
         fit.result.theta,
         fit.result.covariance,
@@ -316,7 +385,7 @@ def explain(
         chunks=available_cores(),
     )
     curves = point_job.result()
-    mixed_5y = 1.0 - mixed_job.result()[:, 0, 0]
+    mixed_5y = mixed_job.result()[0]
     point = 1.0 - curves[:, :, 0]
 
     def game(r5: np.ndarray) -> dict[frozenset[str], float]:

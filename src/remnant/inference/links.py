@@ -101,8 +101,9 @@ class Design:
     fixed_spread: float = 0.0
     band_z: np.ndarray | None = None
 
-    def rows(self, index: slice) -> Design:
-        """The design of the patients ``index`` selects (a slice of the rows)."""
+    def rows(self, index: slice | np.ndarray) -> Design:
+        """The design of the patients ``index`` selects (a slice of the rows, or their
+        positions)."""
         return dataclasses.replace(
             self,
             loadings=self.loadings[:, index],

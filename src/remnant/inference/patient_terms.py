@@ -61,6 +61,25 @@ from remnant.likelihood import kernels as kn
 ONE_ROW = np.ones(1)  # the weight of a patient's own column (no spread of immunity)
 
 
+NO_SCALES = np.empty((0, 0))  # _row_sums computes each pair's detection scale itself
+
+
+@njit(cache=True, inline="always")
+def _scale(m_loc: float, rho: float) -> float:
+    # the margin clone's detection size in lineage units at log growth rho, before its
+    # survival q0: M_L e^-rho (kn.local_detection_terms takes lam = M_L e^-rho q0)
+    return m_loc * math.exp(-rho)
+
+
+@njit(cache=True)
+def _detection_scales(part: np.ndarray, m_loc: float, out: np.ndarray) -> None:
+    # _scale of every row and schedule of part: what _row_sums needs of the rows that does not
+    # depend on the patient, computed once for every patient reading them
+    for r in range(part.shape[0]):
+        for s in range(part.shape[1]):
+            out[r, s] = _scale(m_loc, part[r, s, T_RHO])
+
+
 @njit(cache=True)
 def _row_sums(
     lm: float,
@@ -75,6 +94,7 @@ def _row_sums(
     res_slope: bool,
     clock_slope: bool,
     a_moves: bool,
+    erho: np.ndarray,
 ) -> None:
     # per (half) row: (S_rec, local density, distant density) summed over the schedules, for
     # seeds e^lm and residual cells e^lr, in out; their derivatives in closed form in dout
@@ -82,7 +102,8 @@ def _row_sums(
     # density's factor mu), with res_slope D_RES.. in lr (the margin clone's detection in its
     # mean number of lineages, kn.local_detection_terms), with clock_slope D_A.. in log a
     # (the rows move along the column's derivative dbuf, and with a_moves the densities'
-    # factor a). buf holds the rows' quantities at the patient's time.
+    # factor a). buf holds the rows' quantities at the patient's time; erho, when given, their
+    # detection scales (_detection_scales: the same for every patient at that time).
     capped = lm > LOG_MU_MAX
     mu = math.exp(min(lm, LOG_MU_MAX))
     res = math.exp(min(lr, LOG_RES_MAX))
@@ -118,8 +139,8 @@ def _row_sums(
                 q0 = buf[r, s, T_Q0]
                 q0c = min(max(q0, 0.0), 1.0)
                 m = res * q0c
-                erho = m_loc * math.exp(-buf[r, s, T_RHO])
-                lam = erho * q0c
+                erho_rs = erho[r, s] if erho.shape[0] > 0 else _scale(m_loc, buf[r, s, T_RHO])
+                lam = erho_rs * q0c
                 pl, dens, at_k, below = kn.local_detection_terms(m, lam)
                 plr = lam * dens
                 drho = max(buf[r, s, T_DRHO], 0.0) * a
@@ -134,7 +155,7 @@ def _row_sums(
                 if clock_slope:
                     dq = dbuf[r, s, T_Q0] if 0.0 < q0 < 1.0 else 0.0
                     dm = res * dq
-                    dlam = erho * (dq - q0c * dbuf[r, s, T_RHO])
+                    dlam = erho_rs * (dq - q0c * dbuf[r, s, T_RHO])
                     dpl_a = at_k * dm - dens * dlam
                     dplr_a = lam * (at_k - dens) * dm + (dens + lam * (below - dens)) * dlam
                     ddrho = drho * da
@@ -194,7 +215,7 @@ def _band_sums(
     # band weighs (part, with their weights wts; _row_weights), each summed over the schedules
     sums = np.empty((part.shape[0], 3))
     dsums = np.empty((part.shape[0], N_DERIV))
-    _row_sums(lm, lr, a, part, w, m_loc, sums, dsums, part, False, False, False)
+    _row_sums(lm, lr, a, part, w, m_loc, sums, dsums, part, False, False, False, NO_SCALES)
     return _mix(sums, wts)
 
 
@@ -436,6 +457,7 @@ def _log_terms(
                 with_grad and active[1],
                 clock,
                 abs(x[X_A]) <= LOG_A_MAX,
+                NO_SCALES,
             )
             grad_w = with_grad and (active[X_I0] or active[X_SIGMA])
             if grad_w:
@@ -471,6 +493,7 @@ def _log_terms(
             with_grad and active[1],
             False,
             False,
+            NO_SCALES,
         )
         own_slopes = ((X_MU, D_MU), (X_RES, D_RES))
         _term(ev[i], own_sums, own_derivs, ONE_ROW, active, own_slopes, with_grad, out, grad, i)
@@ -556,6 +579,7 @@ def _spread_curves(
         lo[i], hi[i] = _weighted_span(wts[i])
     first = lo.min()
     part = np.empty((hi.max() - first, n_s, N_TAB))
+    scales = np.empty((part.shape[0], n_s))
     sums = np.empty((n_r, 3))
     dsums = np.empty((n_r, N_DERIV))
     for k in range(times.shape[0]):
@@ -573,6 +597,7 @@ def _spread_curves(
             cell, fu, a = _time_cell(times[k], eta[X_A, i], geom[G_DT], tabt.shape[1])
             if gi[i] != read_g or cell != read_cell or fu != read_fu:
                 _gather_rows(tabt, gi[i], cell, fu, part, first)
+                _detection_scales(part, geom[G_ML], scales)
                 read_g = gi[i]
                 read_cell = cell
                 read_fu = fu
@@ -585,8 +610,8 @@ def _spread_curves(
                 lm_done = lm
                 lr_done = lr
                 a_done = a
-            _sums_on(lm, lr, a, part, first, w, geom[G_ML], sums, dsums, lo[i], done_lo)
-            _sums_on(lm, lr, a, part, first, w, geom[G_ML], sums, dsums, done_hi, hi[i])
+            _sums_on(lm, lr, a, part, scales, first, w, geom[G_ML], sums, dsums, lo[i], done_lo)
+            _sums_on(lm, lr, a, part, scales, first, w, geom[G_ML], sums, dsums, done_hi, hi[i])
             done_lo = min(done_lo, lo[i])
             done_hi = max(done_hi, hi[i])
             s, fl, fd = _mix(sums[lo[i] : hi[i]], wts[i, lo[i] : hi[i]])
@@ -601,6 +626,7 @@ def _sums_on(
     lr: float,
     a: float,
     part: np.ndarray,
+    scales: np.ndarray,
     first: int,
     w: np.ndarray,
     m_loc: float,
@@ -610,8 +636,9 @@ def _sums_on(
     r1: int,
 ) -> None:
     # the row sums of rows r0 .. r1 - 1 (none when r1 <= r0) into sums; part holds the rows
-    # from row first
+    # from row first, scales their detection scales
     if r1 <= r0:
         return
     p = part[r0 - first : r1 - first]
-    _row_sums(lm, lr, a, p, w, m_loc, sums[r0:r1], dsums[r0:r1], p, False, False, False)
+    e = scales[r0 - first : r1 - first]
+    _row_sums(lm, lr, a, p, w, m_loc, sums[r0:r1], dsums[r0:r1], p, False, False, False, e)

@@ -165,9 +165,12 @@ class KernelTable:
         if band_z is None:
             band_z = whole_bands(n)
         sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (n,))
-        # patients that differ only in their immunity side by side: they share the rows' sums
+        # patients that differ only in their immunity side by side, in the order of their
+        # bands' lower ends in log I0: neighbours whose bands overlap share the rows' sums
         # (_spread_curves); each patient's curves are its own, whatever the order
-        order = np.lexsort((eta[1], eta[0], eta[3], grade_index))
+        with np.errstate(invalid="ignore"):  # sigma 0 with an open band
+            lower = eta[2] + sig * band_z[0]
+        order = np.lexsort((band_z[1], lower, eta[1], eta[0], eta[3], grade_index))
         eta_o = np.ascontiguousarray(eta[:, order], dtype=np.float64)
         sig_o = np.ascontiguousarray(sig[order])
         band_o = np.ascontiguousarray(band_z[:, order], dtype=np.float64)
