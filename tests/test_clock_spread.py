@@ -1,8 +1,9 @@
 """The disease clock's spread between patients, integrated over log time (docs/model.md 1.10).
 
 The hat-weight sum over the knots is checked against numerical quadrature of the truncated
-lognormal clock for a curve with a sharp bend (a Weibull of shape 12 in disease time, sharper
-than any curve of the model), the densities against differences of the survival, and a
+lognormal clock for a curve with a sharp bend (a Weibull of shape 12 in disease time; the
+model's sharpest curves, an R2 margin clone's, are held to the engine in
+tests/test_calibrated.py), the densities against differences of the survival, and a
 fit's gradient and Hessian with the spread against differences of its objective.
 """
 
@@ -90,3 +91,22 @@ def _nodes_terms(
     ev = event[patient] == 1
     node_terms = np.log(np.maximum(np.where(ev, base[:, 1], base[:, 0]), 1e-300))
     return patient, weight, slope, node_terms, np.zeros((tau.size, 5))
+
+
+def test_a_time_weighs_the_same_knots_whatever_else_is_asked() -> None:
+    # a patient's curve at 5 years is the same asked alone, with a whole curve, or as the
+    # likelihood term of a patient censored then (the explanation reads the mixed patient
+    # with every cause off the patient's own curve)
+    spread = PUBLISHED_GROWTH_SPREAD
+    ln_a = np.array([-0.3])
+    five = 1826.25
+    alone = mix_curves(np.array([five]), ln_a, spread, weibull_curves)[0, 0]
+    times = np.concatenate([np.arange(0.0, 3653.0, 30.4375), [five]])
+    along = mix_curves(times, ln_a, spread, weibull_curves)[0, -1]
+    assert alone.tobytes() == along.tobytes()
+    patient, tau, weight, slope = clock_nodes(np.array([five]), ln_a, np.array([0]), spread)
+    base = weibull_curves(tau)[0]
+    with np.errstate(divide="ignore"):  # the slowest knots' survival underflows to 0
+        log_s = np.log(base[:, 0])
+    terms, _ = combine_terms(1, patient, weight, slope, log_s, np.zeros((tau.shape[0], 5)))
+    assert np.exp(terms[0]) == pytest.approx(alone[0], rel=1e-13)

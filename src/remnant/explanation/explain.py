@@ -209,12 +209,17 @@ def _kept_risks(fit: RemnantFit) -> collections.OrderedDict[bytes, np.ndarray]:
 
 
 def mixed_risks(
-    fit: RemnantFit, games: Design, points: np.ndarray, keep: Sequence[bool]
+    fit: RemnantFit,
+    games: Design,
+    points: np.ndarray,
+    keep: Sequence[bool],
+    skip: int | None = None,
 ) -> np.ndarray:
     """The 5-year risk of each mixed patient (``games``' rows, columns of the result) at each
     posterior point (rows of ``points``). Those ``keep`` marks are read from the fit's memory
     when there and kept there otherwise (a patient's risk is its own, whatever it is computed
-    with, so kept numbers are the numbers computed)."""
+    with, so kept numbers are the numbers computed); column ``skip`` is left to the caller
+    (NaN)."""
     five = np.array([SHARE_YEARS * DAYS_PER_YEAR])
     n = games.grade_index.shape[0]
     at_points = np.ascontiguousarray(points, dtype=np.float64).tobytes()
@@ -233,11 +238,13 @@ def mixed_risks(
         )
 
     kept = _kept_risks(fit)
-    out = np.empty((points.shape[0], n))
+    out = np.full((points.shape[0], n), np.nan)
     missing = []
     keys = [key(i) if keep[i] else b"" for i in range(n)]
     with _KEPT_LOCK:
         for i in range(n):
+            if i == skip:
+                continue
             found = kept.get(keys[i]) if keep[i] else None
             if found is None:
                 missing.append(i)
@@ -367,14 +374,19 @@ def explain(
     games = both.rows(slice(len(rows), None))
 
     keep = ["stage" not in s for s in subsets]  # the same for every patient of the stage
+    # the mixed patient with every cause is the patient: its 5-year risk is on its own curve
+    whole = subsets.index(frozenset(CAUSES))
+    at_five = int(np.searchsorted(band_times, SHARE_YEARS * DAYS_PER_YEAR))
 
     def own_and_games(points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         curve = 1.0 - fit.posterior_curves(own, band_times, points)[:, 0, :, 0]
-        return list(zip(curve, mixed_risks(fit, games, points, keep), strict=True))
+        r5 = mixed_risks(fit, games, points, keep, skip=whole)
+        r5[:, whole] = curve[:, at_five]
+        return list(zip(curve, r5, strict=True))
 
     pool = _pool()
     point_job = pool.submit(fit.design_curves, rows_design, times, None)
-    mixed_job = pool.submit(mixed_risks, fit, games, fit.result.theta[None, :], keep)
+    mixed_job = pool.submit(mixed_risks, fit, games, fit.result.theta[None, :], keep, whole)
     band = posterior_band(
         fit.result.theta,
         fit.result.covariance,
@@ -385,8 +397,9 @@ def explain(
         chunks=available_cores(),
     )
     curves = point_job.result()
-    mixed_5y = mixed_job.result()[0]
     point = 1.0 - curves[:, :, 0]
+    mixed_5y = mixed_job.result()[0]
+    mixed_5y[whole] = point[0, at[SHARE_YEARS * DAYS_PER_YEAR]]
 
     def game(r5: np.ndarray) -> dict[frozenset[str], float]:
         """Each coalition's 5-year excess risk over the reference (``r5``: mixed rows)."""

@@ -70,13 +70,16 @@ def _mix(
     out: np.ndarray,
 ) -> None:
     # out[i, q] = the clock-spread curves of patient i at time exp(ln_t[q]) from its curves at
-    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) step)), w knots of half_width
+    # clock 1 on the knots (base[i, j] at disease time exp((j0 + j) step)), w knots of half_width.
+    # The weights are placed on the knots as clock_nodes places them (from the patient's own
+    # position, whatever the grid's first knot): a patient's curve at a time is the same
+    # whichever other times are asked with it, and its log-likelihood term weighs the same
     n_k = 2 * w + 2
     wts = np.empty(n_k)
     sd = spread / step
     for i in range(base.shape[0]):
         for q in range(ln_t.shape[0]):
-            m = (ln_t[q] + ln_a[i]) / step - j0
+            m = (ln_t[q] + ln_a[i]) / step
             lo = int(math.floor(m)) - w
             hat_weights(m - lo, sd, step, -GROWTH_Z_MAX, GROWTH_Z_MAX, wts, wts, wts, False)
             s = 0.0
@@ -86,7 +89,7 @@ def _mix(
                 c = wts[r]
                 if c == 0.0:
                     continue
-                j = lo + r
+                j = lo - j0 + r
                 s += c * base[i, j, 0]
                 # t f(t) = E[tau f_1(tau)]: the density's knots weigh tau / t
                 tau_t = c * math.exp((j0 + j) * step - ln_t[q])
